@@ -1,0 +1,2 @@
+//! Dataset governance: scanning datasets for personal data, anonymising them,
+//! signing integrity manifests and checking quality, fairness and poisoning.
