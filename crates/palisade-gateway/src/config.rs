@@ -563,8 +563,7 @@ fn validate(
     let mut upstreams = Vec::new();
     for (i, raw) in raw_upstreams.into_iter().enumerate() {
         if let Some(raw) = raw {
-            if let Some(u) =
-                validate_upstream(raw, &format!("upstreams[{i}]"), base_dir, env, problems)
+            if let Some(u) = validate_upstream(raw, &format!("upstreams[{i}]"), base_dir, problems)
             {
                 upstreams.push(u);
             }
@@ -842,7 +841,6 @@ fn validate_upstream(
     raw: RawUpstream,
     path: &str,
     base_dir: &Path,
-    env: &dyn EnvSource,
     problems: &mut Vec<Problem>,
 ) -> Option<UpstreamConfig> {
     let before = problems.len();

@@ -69,6 +69,8 @@ pub struct MockStats {
     pub last_authorization: Mutex<Option<String>>,
     /// Body of the last request.
     pub last_body: Mutex<Option<Value>>,
+    /// `api-key` header (Azure style) of the last request.
+    pub last_api_key: Mutex<Option<String>>,
 }
 
 #[derive(Clone)]
@@ -110,6 +112,14 @@ impl MockUpstream {
             .route("/v1/completions", post(completion))
             .route("/v1/embeddings", post(embeddings))
             .route("/v1/models", get(models))
+            .route(
+                "/openai/deployments/{deployment}/chat/completions",
+                post(chat),
+            )
+            .route(
+                "/openai/deployments/{deployment}/embeddings",
+                post(embeddings),
+            )
             .with_state(state);
         let shutdown = CancellationToken::new();
         let token = shutdown.clone();
@@ -183,6 +193,13 @@ async fn common(state: &MockState, headers: &HeaderMap, body: &Bytes) -> Result<
         .map(str::to_owned);
     if let Ok(mut a) = state.stats.last_authorization.lock() {
         *a = auth;
+    }
+    let api_key = headers
+        .get("api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if let Ok(mut a) = state.stats.last_api_key.lock() {
+        *a = api_key;
     }
     let value: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     if let Ok(mut b) = state.stats.last_body.lock() {
@@ -442,6 +459,8 @@ fn stream_response(state: MockState, events: Vec<String>) -> Response {
                         None
                     }
                     Behaviour::DieAfter(_) => {
+                        // Let what was sent reach the peer before the reset.
+                        tokio::time::sleep(Duration::from_millis(50)).await;
                         guard.completed = true;
                         Some((
                             Err(std::io::Error::other("mock upstream died")),
