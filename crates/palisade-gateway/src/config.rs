@@ -436,6 +436,7 @@ pub fn parse(
         }
     }
     locate_problems(text, &mut problems);
+    problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
     Err(ConfigError::Invalid(problems))
 }
 
