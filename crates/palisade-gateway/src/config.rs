@@ -430,11 +430,10 @@ pub fn parse(
     let mut problems = Vec::new();
     apply_env(&mut table, env, &mut problems);
     let config = validate(&table, base_dir, env, overrides, &mut problems);
-    if problems.is_empty() {
-        if let Some(config) = config {
+    if problems.is_empty()
+        && let Some(config) = config {
             return Ok(config);
         }
-    }
     locate_problems(text, &mut problems);
     problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
     Err(ConfigError::Invalid(problems))
@@ -563,12 +562,11 @@ fn validate(
     let server = validate_server(raw_server, base_dir, overrides, problems);
     let mut upstreams = Vec::new();
     for (i, raw) in raw_upstreams.into_iter().enumerate() {
-        if let Some(raw) = raw {
-            if let Some(u) = validate_upstream(raw, &format!("upstreams[{i}]"), base_dir, problems)
+        if let Some(raw) = raw
+            && let Some(u) = validate_upstream(raw, &format!("upstreams[{i}]"), base_dir, problems)
             {
                 upstreams.push(u);
             }
-        }
     }
     let mut routes = Vec::new();
     for (i, raw) in raw_routes.into_iter().enumerate() {
@@ -889,15 +887,14 @@ fn validate_upstream(
             None
         }
     };
-    if let Some(var) = &raw.api_key_env {
-        if var.is_empty() || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+    if let Some(var) = &raw.api_key_env
+        && (var.is_empty() || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')) {
             problems.push(Problem {
                 path: format!("{path}.api_key_env"),
                 message: "must be the NAME of an environment variable (letters, digits, `_`), never the key itself".into(),
                 line: None,
             });
         }
-    }
     if kind == UpstreamKind::Azure && raw.api_version.is_none() {
         problems.push(Problem {
             path: format!("{path}.api_version"),

@@ -234,11 +234,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let mut response = (status, axum::Json(self.body())).into_response();
-        if let Some(seconds) = self.retry_after() {
-            if let Ok(v) = HeaderValue::from_str(&seconds.to_string()) {
+        if let Some(seconds) = self.retry_after()
+            && let Ok(v) = HeaderValue::from_str(&seconds.to_string()) {
                 response.headers_mut().insert(header::RETRY_AFTER, v);
             }
-        }
         response
             .extensions_mut()
             .insert(ErrorCode(self.code().map(str::to_owned)));

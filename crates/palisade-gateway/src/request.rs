@@ -114,14 +114,13 @@ pub fn parse(endpoint: Endpoint, bytes: &[u8]) -> Result<ProxyRequest, ApiError>
             validate_prompt(&body, "input")?;
         }
     }
-    if let Some(v) = body.get("stream_options") {
-        if !v.is_object() && !v.is_null() {
+    if let Some(v) = body.get("stream_options")
+        && !v.is_object() && !v.is_null() {
             return Err(ApiError::invalid(
                 "stream_options",
                 "`stream_options` must be an object",
             ));
         }
-    }
     if let Some(v) = body.get("n") {
         match v.as_u64() {
             Some(n) if (1..=128).contains(&n) => {}

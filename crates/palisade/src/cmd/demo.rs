@@ -342,14 +342,13 @@ async fn stream_chat(
                 done = true;
                 continue;
             }
-            if let Ok(v) = serde_json::from_str::<Value>(&event.data) {
-                if let Some(piece) = v
+            if let Ok(v) = serde_json::from_str::<Value>(&event.data)
+                && let Some(piece) = v
                     .pointer("/choices/0/delta/content")
                     .and_then(Value::as_str)
                 {
                     text.push_str(piece);
                 }
-            }
         }
     }
     Ok((events, text, done))
