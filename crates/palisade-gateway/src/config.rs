@@ -431,9 +431,10 @@ pub fn parse(
     apply_env(&mut table, env, &mut problems);
     let config = validate(&table, base_dir, env, overrides, &mut problems);
     if problems.is_empty()
-        && let Some(config) = config {
-            return Ok(config);
-        }
+        && let Some(config) = config
+    {
+        return Ok(config);
+    }
     locate_problems(text, &mut problems);
     problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
     Err(ConfigError::Invalid(problems))
@@ -564,9 +565,9 @@ fn validate(
     for (i, raw) in raw_upstreams.into_iter().enumerate() {
         if let Some(raw) = raw
             && let Some(u) = validate_upstream(raw, &format!("upstreams[{i}]"), base_dir, problems)
-            {
-                upstreams.push(u);
-            }
+        {
+            upstreams.push(u);
+        }
     }
     let mut routes = Vec::new();
     for (i, raw) in raw_routes.into_iter().enumerate() {
@@ -888,13 +889,14 @@ fn validate_upstream(
         }
     };
     if let Some(var) = &raw.api_key_env
-        && (var.is_empty() || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')) {
-            problems.push(Problem {
+        && (var.is_empty() || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+    {
+        problems.push(Problem {
                 path: format!("{path}.api_key_env"),
                 message: "must be the NAME of an environment variable (letters, digits, `_`), never the key itself".into(),
                 line: None,
             });
-        }
+    }
     if kind == UpstreamKind::Azure && raw.api_version.is_none() {
         problems.push(Problem {
             path: format!("{path}.api_version"),

@@ -235,9 +235,10 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let mut response = (status, axum::Json(self.body())).into_response();
         if let Some(seconds) = self.retry_after()
-            && let Ok(v) = HeaderValue::from_str(&seconds.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, v);
-            }
+            && let Ok(v) = HeaderValue::from_str(&seconds.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
         response
             .extensions_mut()
             .insert(ErrorCode(self.code().map(str::to_owned)));

@@ -115,12 +115,14 @@ pub fn parse(endpoint: Endpoint, bytes: &[u8]) -> Result<ProxyRequest, ApiError>
         }
     }
     if let Some(v) = body.get("stream_options")
-        && !v.is_object() && !v.is_null() {
-            return Err(ApiError::invalid(
-                "stream_options",
-                "`stream_options` must be an object",
-            ));
-        }
+        && !v.is_object()
+        && !v.is_null()
+    {
+        return Err(ApiError::invalid(
+            "stream_options",
+            "`stream_options` must be an object",
+        ));
+    }
     if let Some(v) = body.get("n") {
         match v.as_u64() {
             Some(n) if (1..=128).contains(&n) => {}

@@ -229,11 +229,10 @@ impl SseParser {
                 self.event =
                     Some(String::from_utf8(value.to_vec()).map_err(|_| SseError::InvalidUtf8)?);
             }
-            b"id"
-                if !value.contains(&0) => {
-                    self.id =
-                        Some(String::from_utf8(value.to_vec()).map_err(|_| SseError::InvalidUtf8)?);
-                }
+            b"id" if !value.contains(&0) => {
+                self.id =
+                    Some(String::from_utf8(value.to_vec()).map_err(|_| SseError::InvalidUtf8)?);
+            }
             // `retry` and unknown fields do not concern a relay.
             _ => {}
         }

@@ -887,3 +887,87 @@ async fn tls_termination_serves_https_and_http2() {
     );
     shutdown.cancel();
 }
+
+#[tokio::test]
+async fn a_slow_request_head_is_cut_off() {
+    let mock = MockUpstream::start(MockOptions::default()).await.unwrap();
+    let toml = format!(
+        "[server.limits]\nheader_read_timeout = \"300ms\"\n{}",
+        single(&mock.base_url(), "")
+    );
+    let gw = TestGateway::start(&toml).await;
+    let mut tcp = TcpStream::connect(gw.addr).await.unwrap();
+    tcp.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n")
+        .await
+        .unwrap();
+    let mut response = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut response)).await;
+    assert!(
+        read.is_ok(),
+        "the gateway closes a connection whose head never completes"
+    );
+    assert!(!String::from_utf8_lossy(&response).contains("200 OK"));
+}
+
+/// Starts a TLS gateway in front of `mock`, to serve as an HTTPS upstream.
+async fn tls_front(mock: &MockUpstream, dir: &Path) -> (u16, String, CancellationToken) {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    std::fs::write(dir.join("front-cert.pem"), cert.cert.pem()).unwrap();
+    std::fs::write(dir.join("front-key.pem"), cert.signing_key.serialize_pem()).unwrap();
+    let toml = format!(
+        "[server.tls]\ncert = \"front-cert.pem\"\nkey = \"front-key.pem\"\n{}",
+        single(&mock.base_url(), "")
+    );
+    let env = MapEnv(BTreeMap::from([(
+        "UPSTREAM_KEY".to_string(),
+        "k".to_string(),
+    )]));
+    let overrides = Overrides {
+        listen: Some("127.0.0.1:0".into()),
+        data_dir: Some(dir.join("front-data")),
+        upstream: None,
+    };
+    let config = config::parse(&toml, dir, &env, &overrides).unwrap();
+    let tls = server::TlsReloader::load(config.server.tls.clone().unwrap()).unwrap();
+    let gateway = palisade_gateway::Gateway::new(config, &env).await.unwrap();
+    let listener = server::bind(gateway.config().server.listen).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let shutdown = CancellationToken::new();
+    tokio::spawn(server::run(gateway, listener, Some(tls), shutdown.clone()));
+    (port, cert.cert.pem(), shutdown)
+}
+
+#[tokio::test]
+async fn https_upstreams_are_verified_against_webpki_roots_plus_the_extra_ca() {
+    let mock = MockUpstream::start(MockOptions::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (port, ca_pem, front) = tls_front(&mock, dir.path()).await;
+    std::fs::write(dir.path().join("private-ca.pem"), ca_pem).unwrap();
+    // 127.0.0.1 is not the certificate's name; `localhost` is.
+    let base = format!("https://localhost:{port}/v1");
+    let trusted = format!(
+        "[[upstreams]]\nname = \"tls\"\nbase_url = \"{base}\"\nca_bundle = \"{}\"\n[upstreams.retry]\nmax_attempts = 1\n[[routes]]\nmodels = [\"*\"]\nupstreams = [\"tls\"]\n",
+        dir.path().join("private-ca.pem").display()
+    );
+    let gw = TestGateway::start(&trusted).await;
+    let r = post(&gw, &chat(false)).await;
+    assert_eq!(
+        r.status(),
+        200,
+        "an upstream signed by the configured CA is accepted"
+    );
+    let stream = read_events(post(&gw, &chat(true)).await).await;
+    assert!(stream.last().unwrap().is_done());
+
+    let untrusted = format!(
+        "[[upstreams]]\nname = \"tls\"\nbase_url = \"{base}\"\n[upstreams.retry]\nmax_attempts = 1\n[[routes]]\nmodels = [\"*\"]\nupstreams = [\"tls\"]\n"
+    );
+    let gw = TestGateway::start(&untrusted).await;
+    let (status, error, _) = error_of(post(&gw, &chat(false)).await).await;
+    assert_eq!(
+        status, 502,
+        "a self-signed upstream is refused without the CA"
+    );
+    assert_eq!(error["code"], "upstream_failed");
+    front.cancel();
+}

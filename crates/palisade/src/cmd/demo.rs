@@ -346,9 +346,9 @@ async fn stream_chat(
                 && let Some(piece) = v
                     .pointer("/choices/0/delta/content")
                     .and_then(Value::as_str)
-                {
-                    text.push_str(piece);
-                }
+            {
+                text.push_str(piece);
+            }
         }
     }
     Ok((events, text, done))
