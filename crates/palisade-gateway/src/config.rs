@@ -815,20 +815,18 @@ fn validate_server(
         defaults.max_upstream_response_bytes,
         problems,
     );
-    if let Some(d) = duration(
+    set_duration(
+        &mut limits.header_read_timeout,
         raw_limits.header_read_timeout.as_deref(),
         "server.limits.header_read_timeout",
         problems,
-    ) {
-        limits.header_read_timeout = d;
-    }
-    if let Some(d) = duration(
+    );
+    set_duration(
+        &mut limits.body_read_timeout,
         raw_limits.body_read_timeout.as_deref(),
         "server.limits.body_read_timeout",
         problems,
-    ) {
-        limits.body_read_timeout = d;
-    }
+    );
     Some(ServerConfig {
         listen: listen?,
         data_dir,
@@ -907,34 +905,30 @@ fn validate_upstream(
     }
     let raw_t = raw.timeouts.unwrap_or_default();
     let mut timeouts = Timeouts::default();
-    if let Some(d) = duration(
+    set_duration(
+        &mut timeouts.connect,
         raw_t.connect.as_deref(),
         &format!("{path}.timeouts.connect"),
         problems,
-    ) {
-        timeouts.connect = d;
-    }
-    if let Some(d) = duration(
+    );
+    set_duration(
+        &mut timeouts.first_byte,
         raw_t.first_byte.as_deref(),
         &format!("{path}.timeouts.first_byte"),
         problems,
-    ) {
-        timeouts.first_byte = d;
-    }
-    if let Some(d) = duration(
+    );
+    set_duration(
+        &mut timeouts.total,
         raw_t.total.as_deref(),
         &format!("{path}.timeouts.total"),
         problems,
-    ) {
-        timeouts.total = d;
-    }
-    if let Some(d) = duration(
+    );
+    set_duration(
+        &mut timeouts.stream_idle,
         raw_t.stream_idle.as_deref(),
         &format!("{path}.timeouts.stream_idle"),
         problems,
-    ) {
-        timeouts.stream_idle = d;
-    }
+    );
     let raw_r = raw.retry.unwrap_or_default();
     let mut retry = RetryPolicy::default();
     if let Some(n) = raw_r.max_attempts {
@@ -948,20 +942,18 @@ fn validate_upstream(
             });
         }
     }
-    if let Some(d) = duration(
+    set_duration(
+        &mut retry.initial_backoff,
         raw_r.initial_backoff.as_deref(),
         &format!("{path}.retry.initial_backoff"),
         problems,
-    ) {
-        retry.initial_backoff = d;
-    }
-    if let Some(d) = duration(
+    );
+    set_duration(
+        &mut retry.max_backoff,
         raw_r.max_backoff.as_deref(),
         &format!("{path}.retry.max_backoff"),
         problems,
-    ) {
-        retry.max_backoff = d;
-    }
+    );
     let raw_b = raw.circuit_breaker.unwrap_or_default();
     let mut breaker = BreakerPolicy::default();
     if let Some(n) = raw_b.failure_threshold {
@@ -975,13 +967,12 @@ fn validate_upstream(
             });
         }
     }
-    if let Some(d) = duration(
+    set_duration(
+        &mut breaker.open_for,
         raw_b.open_for.as_deref(),
         &format!("{path}.circuit_breaker.open_for"),
         problems,
-    ) {
-        breaker.open_for = d;
-    }
+    );
     if problems.len() != before {
         return None;
     }
@@ -997,6 +988,18 @@ fn validate_upstream(
         retry,
         breaker,
     })
+}
+
+/// Overwrites `target` with the duration in `text`, if given and valid.
+fn set_duration(
+    target: &mut Duration,
+    text: Option<&str>,
+    path: &str,
+    problems: &mut Vec<Problem>,
+) {
+    if let Some(d) = duration(text, path, problems) {
+        *target = d;
+    }
 }
 
 fn duration(text: Option<&str>, path: &str, problems: &mut Vec<Problem>) -> Option<Duration> {

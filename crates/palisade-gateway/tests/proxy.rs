@@ -120,6 +120,15 @@ async fn error_of(response: reqwest::Response) -> (u16, Value, reqwest::header::
     (status, error, headers)
 }
 
+async fn expect_error(request: reqwest::RequestBuilder, status: u16, field: &str, value: &str) {
+    let (got, error, _) = error_of(request.send().await.unwrap()).await;
+    assert_eq!(
+        (got, error[field].as_str()),
+        (status, Some(value)),
+        "{error}"
+    );
+}
+
 async fn read_events(response: reqwest::Response) -> Vec<SseEvent> {
     let mut parser = SseParser::new(1 << 20);
     let mut events = Vec::new();
@@ -618,99 +627,50 @@ async fn bad_requests_get_precise_openai_errors() {
     );
     let gw = TestGateway::start(&toml).await;
     let c = client();
-
+    let chat_url = gw.url("/v1/chat/completions");
     let big =
         json!({"model": "gpt-test", "messages": [{"role": "user", "content": "x".repeat(4096)}]});
-    let (status, error, _) = error_of(
-        c.post(gw.url("/v1/chat/completions"))
-            .json(&big)
-            .send()
-            .await
-            .unwrap(),
+    expect_error(
+        c.post(&chat_url).json(&big),
+        413,
+        "code",
+        "request_too_large",
     )
     .await;
-    assert_eq!(
-        (status, error["code"].as_str()),
-        (413, Some("request_too_large"))
-    );
-
-    let (status, error, _) = error_of(
-        c.post(gw.url("/v1/chat/completions"))
+    let raw = |body: Vec<u8>| {
+        c.post(&chat_url)
             .header("content-type", "application/json")
-            .body("{\"model\": ")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(
-        (status, error["code"].as_str()),
-        (400, Some("invalid_json"))
-    );
-
-    let (status, error, _) = error_of(
-        c.post(gw.url("/v1/chat/completions"))
-            .header("content-type", "application/json")
-            .body(vec![0xff, 0xfe, 0x00])
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(
-        (status, error["code"].as_str()),
-        (400, Some("invalid_json"))
-    );
-
-    let (status, error, _) = error_of(
-        c.post(gw.url("/v1/chat/completions"))
+            .body(body)
+    };
+    expect_error(raw(b"{\"model\": ".to_vec()), 400, "code", "invalid_json").await;
+    expect_error(raw(vec![0xff, 0xfe, 0x00]), 400, "code", "invalid_json").await;
+    expect_error(
+        c.post(&chat_url)
             .header("content-type", "text/plain")
-            .body("hi")
-            .send()
-            .await
-            .unwrap(),
+            .body("hi"),
+        415,
+        "code",
+        "unsupported_media_type",
     )
     .await;
-    assert_eq!(
-        (status, error["code"].as_str()),
-        (415, Some("unsupported_media_type"))
-    );
-
-    let (status, error, _) = error_of(
-        c.post(gw.url("/v1/chat/completions"))
-            .json(&json!({"model": "other", "messages": [{"role": "user", "content": "x"}]}))
-            .send()
-            .await
-            .unwrap(),
+    let other_model = json!({"model": "other", "messages": [{"role": "user", "content": "x"}]});
+    expect_error(
+        c.post(&chat_url).json(&other_model),
+        404,
+        "code",
+        "model_not_found",
     )
     .await;
-    assert_eq!(
-        (status, error["code"].as_str()),
-        (404, Some("model_not_found"))
-    );
-
-    let (status, error, _) = error_of(
-        c.post(gw.url("/v1/chat/completions"))
-            .json(&json!({"model": "gpt-test", "messages": [{"role": "user"}]}))
-            .send()
-            .await
-            .unwrap(),
+    let no_content = json!({"model": "gpt-test", "messages": [{"role": "user"}]});
+    expect_error(
+        c.post(&chat_url).json(&no_content),
+        400,
+        "param",
+        "messages[0].content",
     )
     .await;
-    assert_eq!(
-        (status, error["param"].as_str()),
-        (400, Some("messages[0].content"))
-    );
-
-    let (status, error, _) = error_of(c.get(gw.url("/v2/nothing")).send().await.unwrap()).await;
-    assert_eq!((status, error["code"].as_str()), (404, Some("not_found")));
-
-    let (status, error, _) =
-        error_of(c.get(gw.url("/v1/chat/completions")).send().await.unwrap()).await;
-    assert_eq!(
-        (status, error["code"].as_str()),
-        (405, Some("method_not_allowed"))
-    );
+    expect_error(c.get(gw.url("/v2/nothing")), 404, "code", "not_found").await;
+    expect_error(c.get(&chat_url), 405, "code", "method_not_allowed").await;
 
     assert_eq!(
         mock.stats.requests.load(Ordering::Relaxed),
