@@ -75,10 +75,10 @@ for _ in $(seq 100); do grep -q "listening" "$work/palisade.out" 2>/dev/null && 
 python3 - "$work/body.json" <<'PY'
 import json, sys
 filler = ("Please summarise the following meeting notes for the project team, keeping the action items "
-          "and owners, and flag anything that looks like a risk to the delivery date. ") * 14
+          "and owners, and flag anything that looks like a risk to the delivery date. ") * 20
 body = {"model": "bench-model", "messages": [
     {"role": "system", "content": "You are a careful assistant for an engineering team."},
-    {"role": "user", "content": filler[:2900]}], "temperature": 0.2}
+    {"role": "user", "content": filler[:2950]}], "temperature": 0.2}
 open(sys.argv[1], "w").write(json.dumps(body))
 PY
 cat > "$work/post.lua" <<LUA
