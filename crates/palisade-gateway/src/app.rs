@@ -113,7 +113,7 @@ impl Gateway {
 
     /// The axum application.
     pub fn app(self: &Arc<Self>) -> Router {
-        Router::new()
+        let routes = Router::new()
             .route("/v1/chat/completions", post(chat_completions))
             .route("/v1/completions", post(completions))
             .route("/v1/embeddings", post(embeddings))
@@ -123,9 +123,20 @@ impl Gateway {
             .route("/metrics", get(metrics_text))
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
-            .layer(middleware::from_fn(request_id))
-            .with_state(self.clone())
+            .with_state(self.clone());
+        harden(routes)
     }
+}
+
+/// Wraps every route: a handler that panics costs one request a 500 in the
+/// OpenAI shape, never the connection or the process; every response, that
+/// one included, carries the request id.
+fn harden(routes: Router) -> Router {
+    routes
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
+            ApiError::Internal.into_response()
+        }))
+        .layer(middleware::from_fn(request_id))
 }
 
 /// Assigns the request id (the client's, when it is a sane token), logs the
@@ -347,4 +358,27 @@ async fn not_found() -> Response {
 
 async fn method_not_allowed() -> Response {
     ApiError::MethodNotAllowed.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn a_panicking_handler_becomes_a_500_with_a_request_id() {
+        async fn boom() -> &'static str {
+            panic!("bug")
+        }
+        let app = harden(Router::new().route("/boom", get(boom)));
+        let response = app
+            .oneshot(Request::builder().uri("/boom").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(response.headers().contains_key(REQUEST_ID_HEADER));
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(value["error"]["code"], "internal_error");
+    }
 }
