@@ -137,10 +137,11 @@ impl SseParser {
                 {
                     return Ok(None);
                 }
+                // Only one BOM is ever dropped, however the bytes were split.
                 if self.buffer.starts_with(b"\xEF\xBB\xBF") {
                     let _ = self.buffer.split_to(3);
-                }
-                if !self.buffer.is_empty() {
+                    self.at_start = false;
+                } else if !self.buffer.is_empty() {
                     self.at_start = false;
                 }
             }
@@ -294,6 +295,21 @@ mod tests {
             b"\xBF: keep-alive\n\nevent: ping\n\ndata: x\n\n",
         ]);
         assert_eq!(events, vec![SseEvent::data("x")]);
+    }
+
+    /// Found by the `gateway_sse` fuzz target: a BOM arriving alone in the
+    /// first chunk let a second BOM be dropped too.
+    #[test]
+    fn only_the_first_bom_is_dropped_whatever_the_split() {
+        let bytes = b"\xEF\xBB\xBF\xEF\xBB\xBFid: 1\ndata: x\n\n";
+        let whole = parse_all(&[bytes]);
+        let split = parse_all(&[&bytes[..3], &bytes[3..]]);
+        assert_eq!(whole, split);
+        assert_eq!(
+            whole,
+            vec![SseEvent::data("x")],
+            "a BOM inside the stream is part of the field name"
+        );
     }
 
     #[test]
