@@ -144,6 +144,7 @@ struct Ctx<'o> {
     opts: &'o ScanOptions,
     report: FileReport,
     inflate_left: u64,
+    entries_left: usize,
     base_dir: Option<PathBuf>,
 }
 
@@ -222,6 +223,7 @@ pub fn scan_file(path: &Path, opts: &ScanOptions, explicit: bool) -> FileReport 
             errors: Vec::new(),
         },
         inflate_left: opts.max_inflated,
+        entries_left: opts.max_entries,
         base_dir: path.parent().map(Path::to_path_buf),
     };
     let mut file = match File::open(path) {
@@ -263,6 +265,7 @@ pub fn scan_bytes(name: &str, data: &[u8], opts: &ScanOptions) -> FileReport {
             errors: Vec::new(),
         },
         inflate_left: opts.max_inflated,
+        entries_left: opts.max_entries,
         base_dir: None,
     };
     let mut cur = Cursor::new(data);
@@ -303,6 +306,16 @@ impl Ctx<'_> {
             offset,
             message: message.into(),
         });
+    }
+
+    fn take_entry(&mut self) -> Result<()> {
+        self.entries_left = self.entries_left.checked_sub(1).ok_or_else(|| {
+            Error::Limit(format!(
+                "more than {} archive entries in one file",
+                self.opts.max_entries
+            ))
+        })?;
+        Ok(())
     }
 
     fn scan_source(
@@ -752,7 +765,6 @@ impl Ctx<'_> {
 
     fn scan_tar(&mut self, src: &mut dyn ReadSeek, len: u64, loc: &str, depth: u32) -> Result<()> {
         let mut at = 0u64;
-        let mut count = 0usize;
         while at + 512 <= len {
             src.seek(SeekFrom::Start(at))?;
             let mut h = [0u8; 512];
@@ -777,13 +789,7 @@ impl Ctx<'_> {
                     "entry runs past the end of the file",
                 ));
             }
-            count += 1;
-            if count > self.opts.max_entries {
-                return Err(Error::Limit(format!(
-                    "tar with more than {} entries",
-                    self.opts.max_entries
-                )));
-            }
+            self.take_entry()?;
             if (kind == b'0' || kind == 0) && size > 0 {
                 let member = format!("{loc}!{name}");
                 let mut w = Window {
@@ -859,11 +865,15 @@ impl Ctx<'_> {
             .collect();
         let keras = names.contains(&"config.json")
             && (names.contains(&"metadata.json") || names.contains(&"model.weights.h5"));
+        let mut seen_ranges = std::collections::HashSet::new();
         for e in &entries {
             let member = format!("{loc}!{}", e.name);
             if e.name.ends_with('/') {
                 continue;
             }
+            // Every entry at every nesting level draws from one budget, so
+            // archives whose entries share data cannot fan out exponentially.
+            self.take_entry()?;
             if !e.in_central_directory {
                 self.find(
                     Severity::Medium,
@@ -884,6 +894,17 @@ impl Ctx<'_> {
                     continue;
                 }
             };
+            if !seen_ranges.insert((start, e.compressed_size)) {
+                self.find(
+                    Severity::Medium,
+                    "zip_overlapping_entries",
+                    e.name.clone(),
+                    loc,
+                    e.header_offset,
+                    "entry shares its data with another entry; scanned once",
+                );
+                continue;
+            }
             if e.compressed_size > 0
                 && e.uncompressed_size / e.compressed_size.max(1) > self.opts.max_ratio
                 && e.uncompressed_size > 64 << 20

@@ -588,3 +588,35 @@ fn walker_memory_bounds() {
         Some(palisade_model::Error::Limit(_))
     ));
 }
+
+#[test]
+fn overlapping_entries_cannot_fan_out() {
+    // Many central-directory records pointing at one stored nested zip.
+    let inner = zip(&[ZipEntry::new("p.pkl", &Asm::os_system())]);
+    let mut z = zip(&[ZipEntry::new("n.zip", &inner)]);
+    let cd = z.len() - 22 - (46 + 5);
+    let record = z[cd..cd + 46 + 5].to_vec();
+    let eocd = z[z.len() - 22..].to_vec();
+    z.truncate(cd);
+    for _ in 0..50 {
+        z.extend(&record);
+    }
+    let mut eocd = eocd;
+    eocd[8..10].copy_from_slice(&50u16.to_le_bytes());
+    eocd[10..12].copy_from_slice(&50u16.to_le_bytes());
+    eocd[12..16].copy_from_slice(&((50 * record.len()) as u32).to_le_bytes());
+    z.extend(eocd);
+    let r = scan(&z);
+    assert_flags(&r, "os.system", Severity::Critical);
+    assert!(
+        r.findings
+            .iter()
+            .any(|f| f.rule == "zip_overlapping_entries")
+    );
+    let n = r
+        .findings
+        .iter()
+        .filter(|f| f.construct == "os.system")
+        .count();
+    assert_eq!(n, 1);
+}
