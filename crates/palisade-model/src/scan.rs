@@ -237,7 +237,10 @@ pub fn scan_file(path: &Path, opts: &ScanOptions, explicit: bool) -> FileReport 
     ctx.report.size = len;
     match ctx.scan_source(&mut file, len, &loc, 0) {
         Ok(fmt) => ctx.report.format = fmt,
-        Err(Error::UnknownFormat(_)) if !explicit => {
+        Err(Error::UnknownFormat(_))
+        | Err(Error::Malformed {
+            format: "pickle", ..
+        }) if !explicit && (ctx.report.findings.is_empty() && weak_head(path)) => {
             ctx.report.findings.push(Finding {
                 severity: Severity::Info,
                 rule: "not_a_model_format",
@@ -250,6 +253,17 @@ pub fn scan_file(path: &Path, opts: &ScanOptions, explicit: bool) -> FileReport 
         Err(e) => ctx.report.errors.push(e.to_string()),
     }
     ctx.report
+}
+
+fn weak_head(path: &Path) -> bool {
+    let mut head = Vec::new();
+    match File::open(path) {
+        Ok(f) => {
+            let _ = f.take(512).read_to_end(&mut head);
+            weak_pickle(&head) || detect(&head, u64::MAX) == Format::Unknown
+        }
+        Err(_) => false,
+    }
 }
 
 /// Scans an in-memory buffer as if it were a file named `name` (fuzzing, tests).
@@ -826,6 +840,7 @@ impl Ctx<'_> {
             );
             return Ok(());
         }
+        let findings_before = self.report.findings.len();
         match self.scan_source(src, len, member, depth + 1) {
             Ok(_) => Ok(()),
             Err(Error::UnknownFormat(_)) => {
@@ -836,6 +851,13 @@ impl Ctx<'_> {
                         .errors
                         .push(format!("{member}: named like a pickle but not parseable"));
                 }
+                Ok(())
+            }
+            Err(_)
+                if !is_pickle_name(name)
+                    && self.report.findings.len() == findings_before
+                    && read_head(src, 512).is_ok_and(|h| weak_pickle(&h)) =>
+            {
                 Ok(())
             }
             Err(e) if encrypted => {
@@ -1040,7 +1062,9 @@ impl Ctx<'_> {
             };
             self.inflate_left = left;
             if let Err(err) = result {
-                if e.encrypted() {
+                if !is_pickle_name(&e.name) && weak_pickle(&head) {
+                    // Text that merely starts with an opcode byte.
+                } else if e.encrypted() {
                     self.find(
                         Severity::Low,
                         "encrypted_entry",
@@ -1107,6 +1131,13 @@ impl Ctx<'_> {
         }
         Ok(())
     }
+}
+
+/// True when content was classified as a pickle only because its first byte
+/// happens to be a protocol 0/1 opcode (text such as `little` or `MIT
+/// License` qualifies): a failed parse then means "not a pickle".
+fn weak_pickle(head: &[u8]) -> bool {
+    detect(head, u64::MAX) == Format::Pickle && !pickle::looks_like_binary_pickle(head)
 }
 
 fn memfind(hay: &[u8], needle: &[u8]) -> Option<usize> {

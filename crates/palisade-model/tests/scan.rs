@@ -620,3 +620,20 @@ fn overlapping_entries_cannot_fan_out() {
         .count();
     assert_eq!(n, 1);
 }
+
+#[test]
+fn real_torch_layout_text_members_are_not_pickles() {
+    // `byteorder` holds "little": its first byte is the LIST opcode.
+    let z = zip(&[
+        ZipEntry::new("m/data.pkl", &Asm::torch_state_dict()),
+        ZipEntry::new("m/byteorder", b"little"),
+        ZipEntry::new("m/data/0", &[0x80, 0x02, 1, 2, 3, 4]),
+        ZipEntry::new("m/version", b"3\n"),
+        ZipEntry::new("m/.data/serialization_id", b"1234567890").deflated(),
+    ]);
+    clean(&scan(&z));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("LICENSE"), "MIT License\n\nCopyright").unwrap();
+    let reports = scan::scan_paths(&[dir.path().to_path_buf()], &ScanOptions::default());
+    assert!(reports[0].errors.is_empty(), "{:?}", reports[0].errors);
+}
