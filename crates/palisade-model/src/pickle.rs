@@ -16,6 +16,7 @@
 //! Opcode semantics follow CPython's `Lib/pickle.py` / `Modules/_pickle.c`
 //! and the descriptions in `Lib/pickletools.py`.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::BufRead;
 use std::rc::Rc;
@@ -133,14 +134,24 @@ pub struct Outcome {
     pub error: Option<Error>,
 }
 
+/// Containers keep at most this many items; larger ones become opaque.
+const SMALL: usize = 64;
+
 #[derive(Debug, Clone)]
 enum Value {
     Str(Rc<str>),
     LongStr,
     Bytes,
     Global(usize),
-    Called,
+    /// Result of calling an import (if known), with its first argument when
+    /// that is a string (`numpy.dtype('f8')`).
+    Called(Option<usize>, Option<Rc<str>>),
+    Int(i64),
     Scalar,
+    Tuple(Rc<[Value]>),
+    /// A dict whose first [`SMALL`] items are tracked (shared, like the real
+    /// object, so SETITEMS through a memo reference is seen).
+    Dict(Rc<RefCell<Vec<(Value, Value)>>>),
     Container,
     PersId,
 }
@@ -333,22 +344,29 @@ impl Machine<'_> {
         i
     }
 
-    fn call(&mut self, callable: &Value, at: u64) -> Value {
+    fn call(&mut self, callable: &Value, args: Option<&Value>, at: u64) -> Value {
+        let arg0 = match args {
+            Some(Value::Tuple(t)) => match t.first() {
+                Some(Value::Str(s)) => Some(s.clone()),
+                _ => None,
+            },
+            _ => None,
+        };
         match callable {
             Value::Global(i) => {
                 if let Some(imp) = self.out.imports.get_mut(*i) {
                     imp.called = true;
                 }
-                Value::Called
+                Value::Called(Some(*i), arg0)
             }
-            Value::Called | Value::PersId => Value::Called,
+            Value::Called(..) | Value::PersId => Value::Called(None, None),
             other => {
                 self.out.oddities.push(Oddity {
                     kind: "call_non_callable",
                     offset: at,
                     detail: format!("call of a {} value (fails on load)", kind_name(other)),
                 });
-                Value::Called
+                Value::Called(None, None)
             }
         }
     }
@@ -494,20 +512,23 @@ impl Machine<'_> {
                     self.push(Value::Scalar, at)?;
                 }
                 b'I' | b'L' => {
-                    self.int_line(input, at)?;
-                    self.push(Value::Scalar, at)?;
+                    let v = self.int_line(input, at)?;
+                    self.push(
+                        i64::try_from(v).map(Value::Int).unwrap_or(Value::Scalar),
+                        at,
+                    )?;
                 }
                 b'J' => {
-                    self.sized(input, 4, at)?;
-                    self.push(Value::Scalar, at)?;
+                    let v = self.sized(input, 4, at)? as u32 as i32;
+                    self.push(Value::Int(i64::from(v)), at)?;
                 }
                 b'K' => {
-                    self.sized(input, 1, at)?;
-                    self.push(Value::Scalar, at)?;
+                    let v = self.sized(input, 1, at)?;
+                    self.push(Value::Int(v as i64), at)?;
                 }
                 b'M' => {
-                    self.sized(input, 2, at)?;
-                    self.push(Value::Scalar, at)?;
+                    let v = self.sized(input, 2, at)?;
+                    self.push(Value::Int(v as i64), at)?;
                 }
                 b'G' => {
                     self.sized(input, 8, at)?;
@@ -515,8 +536,19 @@ impl Machine<'_> {
                 }
                 0x8a => {
                     let n = self.sized(input, 1, at)?;
-                    input.skip(n).map_err(|e| eof(e, at))?;
-                    self.push(Value::Scalar, at)?;
+                    if (1..=8).contains(&n) {
+                        let raw = input.take_vec(n as usize).map_err(|e| eof(e, at))?;
+                        let mut b = [if raw.last().is_some_and(|&x| x & 0x80 != 0) {
+                            0xff
+                        } else {
+                            0
+                        }; 8];
+                        b[..raw.len()].copy_from_slice(&raw);
+                        self.push(Value::Int(i64::from_le_bytes(b)), at)?;
+                    } else {
+                        input.skip(n).map_err(|e| eof(e, at))?;
+                        self.push(Value::Scalar, at)?;
+                    }
                 }
                 0x8b => {
                     let n = self.sized(input, 4, at)? as u32 as i32;
@@ -536,9 +568,9 @@ impl Machine<'_> {
                     self.push(Value::PersId, at)?;
                 }
                 b'R' => {
-                    self.pop(at)?;
+                    let args = self.pop(at)?;
                     let f = self.pop(at)?;
-                    let v = self.call(&f, at);
+                    let v = self.call(&f, Some(&args), at);
                     self.push(v, at)?;
                 }
                 b'S' => {
@@ -627,7 +659,15 @@ impl Machine<'_> {
                     self.top(at)?;
                 }
                 b'b' => {
-                    self.pop(at)?;
+                    let state = self.pop(at)?;
+                    if let Value::Called(Some(i), _) = self.top(at)? {
+                        let is_wrapper = self.out.imports.get(*i).is_some_and(|imp| {
+                            imp.module == "joblib.numpy_pickle" && imp.name == "NumpyArrayWrapper"
+                        });
+                        if is_wrapper {
+                            self.joblib_array(input, &state, at)?;
+                        }
+                    }
                     if let Value::Global(i) = self.top(at)? {
                         let what = self
                             .out
@@ -653,7 +693,7 @@ impl Machine<'_> {
                     } else {
                         let i = self.import(module, name, at, ImportOp::Inst);
                         self.pop_mark(at)?;
-                        let v = self.call(&Value::Global(i), at);
+                        let v = self.call(&Value::Global(i), None, at);
                         self.push(v, at)?;
                     }
                 }
@@ -696,28 +736,46 @@ impl Machine<'_> {
                     );
                     self.push(Value::Global(i), at)?;
                 }
-                b'd' | b'l' | b't' | 0x91 => {
+                b't' => {
+                    let items = self.pop_mark(at)?;
+                    self.push(tuple(items), at)?;
+                }
+                b'd' => {
+                    let items = self.pop_mark(at)?;
+                    if items.len() % 2 != 0 {
+                        return Err(bad(at, "DICT with an odd number of items"));
+                    }
+                    let d = Value::Dict(Rc::new(RefCell::new(Vec::new())));
+                    add_items(&d, items);
+                    self.push(d, at)?;
+                }
+                b'l' | 0x91 => {
                     self.pop_mark(at)?;
                     self.push(Value::Container, at)?;
                 }
-                b'}' | b']' | b')' | 0x8f => self.push(Value::Container, at)?,
+                b')' => self.push(Value::Tuple(Rc::from(Vec::new())), at)?,
+                b'}' => self.push(Value::Dict(Rc::new(RefCell::new(Vec::new()))), at)?,
+                b']' | 0x8f => self.push(Value::Container, at)?,
                 0x85..=0x87 => {
-                    for _ in 0..(op - 0x84) {
-                        self.pop(at)?;
+                    let n = usize::from(op - 0x84);
+                    let mut items = Vec::with_capacity(n);
+                    for _ in 0..n {
+                        items.push(self.pop(at)?);
                     }
-                    self.push(Value::Container, at)?;
+                    items.reverse();
+                    self.push(tuple(items), at)?;
                 }
                 b's' => {
-                    self.pop(at)?;
-                    self.pop(at)?;
-                    self.top(at)?;
+                    let v = self.pop(at)?;
+                    let k = self.pop(at)?;
+                    add_items(self.top(at)?, vec![k, v]);
                 }
                 b'u' => {
                     let items = self.pop_mark(at)?;
                     if items.len() % 2 != 0 {
                         return Err(bad(at, "SETITEMS with an odd number of items"));
                     }
-                    self.top(at)?;
+                    add_items(self.top(at)?, items);
                 }
                 0x90 => {
                     self.pop_mark(at)?;
@@ -759,26 +817,90 @@ impl Machine<'_> {
                     if items.is_empty() {
                         return Err(bad(at, "OBJ without a class"));
                     }
-                    let cls = items.swap_remove(0);
-                    let v = self.call(&cls, at);
+                    let cls = items.remove(0);
+                    let v = self.call(&cls, Some(&tuple(items)), at);
                     self.push(v, at)?;
                 }
                 0x81 => {
-                    self.pop(at)?;
+                    let args = self.pop(at)?;
                     let cls = self.pop(at)?;
-                    let v = self.call(&cls, at);
+                    let v = self.call(&cls, Some(&args), at);
                     self.push(v, at)?;
                 }
                 0x92 => {
                     self.pop(at)?;
-                    self.pop(at)?;
+                    let args = self.pop(at)?;
                     let cls = self.pop(at)?;
-                    let v = self.call(&cls, at);
+                    let v = self.call(&cls, Some(&args), at);
                     self.push(v, at)?;
                 }
                 other => return Err(bad(at, format!("invalid opcode 0x{other:02x}"))),
             }
         }
+    }
+
+    /// joblib writes each numpy array right after the `BUILD` of its
+    /// `NumpyArrayWrapper` (joblib `numpy_pickle.py`, `write_array`): object
+    /// arrays as a nested pickle, others as an optional alignment padding
+    /// (one length byte, then that many bytes) and the raw array bytes.
+    fn joblib_array(
+        &mut self,
+        input: &mut Input<impl BufRead>,
+        state: &Value,
+        at: u64,
+    ) -> Result<()> {
+        let dtype = match dict_get(state, "dtype") {
+            Some(Value::Called(Some(i), Some(descr)))
+                if self
+                    .out
+                    .imports
+                    .get(i)
+                    .is_some_and(|imp| imp.name == "dtype") =>
+            {
+                descr
+            }
+            _ => return Err(bad(at, "joblib array without a readable dtype")),
+        };
+        let (itemsize, objects) = numpy_itemsize(&dtype)
+            .ok_or_else(|| bad(at, format!("joblib array with unsupported dtype {dtype:?}")))?;
+        if objects {
+            let start = input.pos();
+            let sub = walk_at_depth(input, self.limits, self.depth + 1);
+            for imp in sub.imports {
+                let key = (imp.module.clone(), imp.name.clone());
+                if !self.seen.contains_key(&key) {
+                    self.seen.insert(key, self.out.imports.len());
+                    self.out.imports.push(imp);
+                }
+            }
+            self.out.oddities.extend(sub.oddities);
+            if let Some(e) = sub.error {
+                return Err(e);
+            }
+            self.out.oddities.push(Oddity {
+                kind: "embedded_pickle",
+                offset: start,
+                detail: "joblib object array: nested pickle".into(),
+            });
+            return Ok(());
+        }
+        let count = match dict_get(state, "shape") {
+            Some(Value::Tuple(dims)) => dims.iter().try_fold(1u64, |acc, d| match d {
+                Value::Int(n) if *n >= 0 => acc.checked_mul(*n as u64),
+                _ => None,
+            }),
+            _ => None,
+        }
+        .ok_or_else(|| bad(at, "joblib array without a readable shape"))?;
+        let bytes = count
+            .checked_mul(itemsize)
+            .ok_or_else(|| bad(at, "joblib array size overflows"))?;
+        if dict_get(state, "numpy_array_alignment_bytes").is_some() {
+            let pad = self.sized(input, 1, at)?;
+            input.skip(pad).map_err(|e| eof(e, at))?;
+        }
+        input.skip(bytes).map_err(|e| eof(e, at))?;
+        Ok(())
     }
 
     fn latin1_value(
@@ -806,10 +928,65 @@ fn kind_name(v: &Value) -> &'static str {
         Value::LongStr => "long string",
         Value::Bytes => "bytes",
         Value::Global(_) => "global",
-        Value::Called => "call result",
-        Value::Scalar => "scalar",
-        Value::Container => "container",
+        Value::Called(..) => "call result",
+        Value::Int(_) | Value::Scalar => "scalar",
+        Value::Tuple(_) | Value::Dict(_) | Value::Container => "container",
         Value::PersId => "persistent id",
+    }
+}
+
+fn tuple(items: Vec<Value>) -> Value {
+    if items.len() <= SMALL {
+        Value::Tuple(Rc::from(items))
+    } else {
+        Value::Container
+    }
+}
+
+fn add_items(target: &Value, items: Vec<Value>) {
+    if let Value::Dict(d) = target {
+        let mut d = d.borrow_mut();
+        let mut it = items.into_iter();
+        while let (Some(k), Some(v)) = (it.next(), it.next()) {
+            if d.len() >= SMALL {
+                break;
+            }
+            d.push((k, v));
+        }
+    }
+}
+
+fn dict_get(d: &Value, key: &str) -> Option<Value> {
+    match d {
+        Value::Dict(d) => d
+            .borrow()
+            .iter()
+            .find(|(k, _)| matches!(k, Value::Str(s) if &**s == key))
+            .map(|(_, v)| v.clone()),
+        _ => None,
+    }
+}
+
+/// Item size of a NumPy dtype string (`'f8'`, `'<i4'`, `'U5'`); `None` for
+/// objects or anything not understood.
+fn numpy_itemsize(descr: &str) -> Option<(u64, bool)> {
+    let d = descr.trim_start_matches(['<', '>', '=', '|']);
+    let kind = d.chars().next()?;
+    let n: u64 = d
+        .get(1..)
+        .filter(|r| !r.is_empty())
+        .map(|r| r.parse().ok())
+        .unwrap_or(Some(0))?;
+    match kind {
+        'O' => Some((8, true)),
+        'b' | 'i' | 'u' | 'f' | 'c' | 'S' | 'V' | 'M' | 'm' => {
+            Some((if n == 0 && kind == 'b' { 1 } else { n }, false))
+        }
+        'U' => Some((n.checked_mul(4)?, false)),
+        '?' => Some((1, false)),
+        'e' => Some((2, false)),
+        'd' => Some((8, false)),
+        _ => None,
     }
 }
 

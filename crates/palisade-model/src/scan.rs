@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Cursor, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use flate2::read::{DeflateDecoder, GzDecoder};
+use flate2::read::{DeflateDecoder, GzDecoder, ZlibDecoder};
 use serde::Serialize;
 
 use crate::finding::{Finding, Severity};
@@ -359,7 +359,16 @@ impl Ctx<'_> {
             Format::Onnx => self.scan_onnx(src, len, loc, depth)?,
             Format::SevenZip => self.scan_7z(src, len, loc)?,
             Format::Tar => self.scan_tar(src, len, loc, depth)?,
-            Format::Gzip => self.scan_gzip(src, loc, depth)?,
+            Format::Gzip => self.scan_gzip(src, loc, depth, false)?,
+            Format::Zlib => self.scan_gzip(src, loc, depth, true)?,
+            Format::OtherCompressed => self.find(
+                Severity::High,
+                "archive_unscannable",
+                "xz/bzip2/lz4",
+                loc,
+                0,
+                "compressed with a codec the scanner does not decode; contents not inspected",
+            ),
             Format::Unknown => {
                 return Err(Error::UnknownFormat(format!(
                     "{loc}: no known model format matches its first bytes"
@@ -730,8 +739,14 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    fn scan_gzip(&mut self, src: &mut dyn ReadSeek, loc: &str, depth: u32) -> Result<()> {
-        let inner_loc = format!("{loc}!<gzip>");
+    fn scan_gzip(
+        &mut self,
+        src: &mut dyn ReadSeek,
+        loc: &str,
+        depth: u32,
+        zlib: bool,
+    ) -> Result<()> {
+        let inner_loc = format!("{loc}!<{}>", if zlib { "zlib" } else { "gzip" });
         if depth >= self.opts.max_depth {
             self.find(
                 Severity::High,
@@ -743,22 +758,29 @@ impl Ctx<'_> {
             );
             return Ok(());
         }
+        fn decoder<'a>(src: &'a mut dyn ReadSeek, zlib: bool) -> Box<dyn Read + 'a> {
+            if zlib {
+                Box::new(ZlibDecoder::new(src))
+            } else {
+                Box::new(GzDecoder::new(src))
+            }
+        }
         src.seek(SeekFrom::Start(0))?;
         let mut head = Vec::new();
-        GzDecoder::new(&mut *src).take(512).read_to_end(&mut head)?;
+        decoder(&mut *src, zlib).take(512).read_to_end(&mut head)?;
         src.seek(SeekFrom::Start(0))?;
         if detect(&head, u64::MAX) == Format::Pickle {
             let mut left = self.inflate_left;
             let mut budget = Budget {
-                inner: GzDecoder::new(&mut *src),
+                inner: decoder(&mut *src, zlib),
                 left: &mut left,
             };
-            let reader = BufReader::new(&mut budget);
+            let reader = BufReader::with_capacity(64 << 10, &mut budget);
             let r = self.scan_pickles(reader, 0, &inner_loc, true);
             self.inflate_left = left;
             return r;
         }
-        let data = self.buffer(GzDecoder::new(&mut *src), &inner_loc)?;
+        let data = self.buffer(decoder(&mut *src, zlib), &inner_loc)?;
         let n = data.len() as u64;
         self.scan_source(&mut Cursor::new(data), n, &inner_loc, depth + 1)?;
         Ok(())

@@ -637,3 +637,70 @@ fn real_torch_layout_text_members_are_not_pickles() {
     let reports = scan::scan_paths(&[dir.path().to_path_buf()], &ScanOptions::default());
     assert!(reports[0].errors.is_empty(), "{:?}", reports[0].errors);
 }
+
+fn joblib_wrapper(descr: &str, dims: &[u8], aligned: bool) -> Asm {
+    let mut a = Asm::new()
+        .proto(4)
+        .global("joblib.numpy_pickle", "NumpyArrayWrapper")
+        .empty_tuple()
+        .newobj()
+        .empty_dict()
+        .mark()
+        .s("dtype")
+        .global("numpy", "dtype")
+        .s(descr)
+        .op(0x89)
+        .op(0x88)
+        .op(0x87)
+        .reduce()
+        .s("shape")
+        .mark();
+    for d in dims {
+        a = a.int(*d);
+    }
+    a = a.tuple();
+    if aligned {
+        a = a.s("numpy_array_alignment_bytes").int(16);
+    }
+    a.op(b'u').build()
+}
+
+#[test]
+fn joblib_inline_arrays_are_skipped_and_object_arrays_walked() {
+    // 3x2 float64 with alignment padding: 1 length byte, 2 pad bytes, 48 data bytes
+    // that would look like opcodes (`cos\nsystem\n`) if the walker did not skip them.
+    let mut d = joblib_wrapper("f8", &[3, 2], true).0;
+    d.extend([2, 0xff, 0xff]);
+    let mut data = b"cos\nsystem\n".to_vec();
+    data.resize(48, b'.');
+    d.extend(&data);
+    d.extend(Asm::new().stop().0);
+    let r = scan(&d);
+    clean(&r);
+
+    // Without alignment, then a dangerous call after the array.
+    let mut d = joblib_wrapper("<i4", &[2], false).0;
+    d.extend([0u8; 8]);
+    d.extend(
+        Asm::new()
+            .pop()
+            .global("os", "system")
+            .s("id")
+            .tuple1()
+            .reduce()
+            .stop()
+            .0,
+    );
+    assert_flags(&scan(&d), "os.system", Severity::Critical);
+
+    // Object arrays hold a nested pickle right after BUILD.
+    let mut d = joblib_wrapper("O8", &[1], true).0;
+    d.extend(Asm::os_system());
+    d.extend(Asm::new().stop().0);
+    assert_flags(&scan(&d), "os.system", Severity::Critical);
+
+    // zlib-compressed joblib.
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut z, &Asm::os_system()).unwrap();
+    assert_flags(&scan(&z.finish().unwrap()), "os.system", Severity::Critical);
+}

@@ -31,6 +31,10 @@ pub enum Format {
     Tar,
     /// gzip stream (compressed joblib / pickle).
     Gzip,
+    /// zlib stream (joblib's default compressor).
+    Zlib,
+    /// xz, bzip2 or lz4 stream (joblib compressors the scanner cannot decode).
+    OtherCompressed,
     /// Not recognised.
     Unknown,
 }
@@ -61,6 +65,17 @@ pub fn detect(head: &[u8], len: u64) -> Format {
     }
     if head.starts_with(&[0x1f, 0x8b]) {
         return Format::Gzip;
+    }
+    if let [0x78, b1, ..] = head
+        && (0x7800u16 | u16::from(*b1)).is_multiple_of(31)
+    {
+        return Format::Zlib;
+    }
+    if head.starts_with(b"\xfd7zXZ\x00")
+        || head.starts_with(b"BZh")
+        || head.starts_with(&[0x04, 0x22, 0x4d, 0x18])
+    {
+        return Format::OtherCompressed;
     }
     if let Some(n) = head.get(..8) {
         let mut b = [0u8; 8];
