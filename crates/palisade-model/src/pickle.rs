@@ -97,8 +97,12 @@ impl Import {
             ImportOp::Ext => {
                 Verdict::Dangerous("extension-registry import that cannot be resolved statically")
             }
-            _ if self.module.is_empty() || self.name.is_empty() => {
-                Verdict::Dangerous("import whose name is computed or empty")
+            _ if self.module.is_empty()
+                || self.name.is_empty()
+                || self.module == COMPUTED
+                || self.name == COMPUTED =>
+            {
+                Verdict::Dangerous("import whose name is computed at load time or empty")
             }
             _ => policy::classify(&self.module, &self.name),
         }
@@ -133,6 +137,9 @@ pub struct Outcome {
     #[serde(skip)]
     pub error: Option<Error>,
 }
+
+/// Placeholder for an import name that is only known at load time.
+pub const COMPUTED: &str = "<computed>";
 
 /// Containers keep at most this many items; larger ones become opaque.
 const SMALL: usize = 64;
@@ -729,8 +736,8 @@ impl Machine<'_> {
                         return Err(bad(at, "EXT specifies code <= 0"));
                     }
                     let i = self.import(
-                        format!("<extension {code}>"),
-                        String::new(),
+                        "<extension>".to_string(),
+                        code.to_string(),
                         at,
                         ImportOp::Ext,
                     );
@@ -993,7 +1000,7 @@ fn numpy_itemsize(descr: &str) -> Option<(u64, bool)> {
 fn name_or_placeholder(v: &Value) -> String {
     match v {
         Value::Str(s) => s.to_string(),
-        _ => String::new(),
+        _ => COMPUTED.to_string(),
     }
 }
 

@@ -422,7 +422,7 @@ impl Ctx<'_> {
         for odd in &out.oddities {
             let sev = match odd.kind {
                 "computed_import" => Severity::Critical,
-                "build_on_global" => Severity::High,
+                "build_on_global" => Severity::Critical,
                 "call_non_callable" | "out_of_band_buffer" => Severity::Medium,
                 _ => Severity::Info,
             };

@@ -197,7 +197,7 @@ fn allow_listed_state_dict_is_clean_and_unknown_is_high() {
 #[test]
 fn ext_codes_and_obj_are_flagged() {
     let p = Asm::new().proto(2).ext1(7).empty_tuple().reduce().stop();
-    assert_flags(&scan(&p.0), "<extension 7>.", Severity::Critical);
+    assert_flags(&scan(&p.0), "<extension>.7", Severity::Critical);
     let p = Asm::new()
         .mark()
         .global("webbrowser", "open")
