@@ -871,6 +871,12 @@ impl Machine<'_> {
         let (itemsize, objects) = numpy_itemsize(&dtype)
             .ok_or_else(|| bad(at, format!("joblib array with unsupported dtype {dtype:?}")))?;
         if objects {
+            if self.depth >= self.limits.max_nested_depth {
+                return Err(Error::Limit(format!(
+                    "joblib object arrays nested deeper than {} at offset {at}",
+                    self.limits.max_nested_depth
+                )));
+            }
             let start = input.pos();
             let sub = walk_at_depth(input, self.limits, self.depth + 1);
             for imp in sub.imports {

@@ -704,3 +704,17 @@ fn joblib_inline_arrays_are_skipped_and_object_arrays_walked() {
     std::io::Write::write_all(&mut z, &Asm::os_system()).unwrap();
     assert_flags(&scan(&z.finish().unwrap()), "os.system", Severity::Critical);
 }
+
+#[test]
+fn nested_joblib_object_arrays_hit_the_depth_bound() {
+    let mut d = Vec::new();
+    for _ in 0..10_000 {
+        d.extend(joblib_wrapper("O8", &[1], false).0);
+    }
+    let r = scan(&d);
+    assert!(
+        r.errors.iter().any(|e| e.contains("nested deeper")),
+        "{:?}",
+        r.errors
+    );
+}
