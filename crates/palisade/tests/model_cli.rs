@@ -201,7 +201,17 @@ fn lock_write_and_verify() {
         0
     );
     std::fs::write(d.join("models/b.gguf"), b"DEF").unwrap();
-    let o = palisade(&["model", "verify", "--lock", "models.lock", "--json"], d);
+    let o = palisade(
+        &[
+            "model",
+            "verify",
+            "--lock",
+            "models.lock",
+            "--format",
+            "json",
+        ],
+        d,
+    );
     assert_eq!(code(&o), 1);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["ok"], false);

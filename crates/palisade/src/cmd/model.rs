@@ -10,6 +10,7 @@ use clap::ValueEnum;
 use palisade_model::{FileReport, ScanOptions, Severity, hashing, lock, report, scan, signing};
 
 use crate::exit::{self, Status};
+use crate::output::Format;
 
 /// Output formats of `palisade model scan`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
@@ -85,9 +86,9 @@ pub enum ModelCommand {
         /// Lowest severity that counts as "flagged".
         #[arg(long, value_enum, default_value_t = FailOn::Medium)]
         fail_on: FailOn,
-        /// Print a JSON report instead of text.
-        #[arg(long)]
-        json: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
     },
     /// Sign a model (file or directory) with a PEM P-256 private key, writing
     /// a Sigstore bundle compatible with `model_signing sign key`.
@@ -117,9 +118,9 @@ pub enum ModelCommand {
         /// A models.lock file whose pins must all match.
         #[arg(long)]
         lock: Option<PathBuf>,
-        /// Print a JSON result.
-        #[arg(long)]
-        json: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
     },
     /// Write a models.lock pin file (SHA-256 of every file under PATHS).
     Lock {
@@ -153,8 +154,8 @@ pub fn run(command: ModelCommand) -> anyhow::Result<ExitCode> {
         ModelCommand::Eval {
             labels,
             fail_on,
-            json,
-        } => run_eval(&labels, fail_on, json),
+            format,
+        } => run_eval(&labels, fail_on, format == Format::Json),
         ModelCommand::Sign {
             model_path,
             private_key,
@@ -165,13 +166,13 @@ pub fn run(command: ModelCommand) -> anyhow::Result<ExitCode> {
             public_key,
             signature,
             lock,
-            json,
+            format,
         } => run_verify(
             model_path.as_deref(),
             public_key.as_deref(),
             signature.as_deref(),
             lock.as_deref(),
-            json,
+            format == Format::Json,
         ),
         ModelCommand::Lock { paths, output } => run_lock(&paths, &output),
         ModelCommand::Keygen {
