@@ -187,17 +187,37 @@ fn scan_dir(dir: &Path, opts: &ScanOptions, out: &mut Vec<FileReport>) {
         }
         match std::fs::symlink_metadata(&p) {
             Ok(md) if md.file_type().is_symlink() => {
-                let mut r = error_report(&p, String::new());
-                r.errors.clear();
+                // Hugging Face cache snapshots are symlinks to blobs: scan
+                // the target file (reading is safe), never follow links to
+                // directories (loops), and say where the link points.
+                let target = std::fs::read_link(&p)
+                    .map(|t| t.display().to_string())
+                    .unwrap_or_default();
+                let (mut r, severity, message) = match std::fs::metadata(&p) {
+                    Ok(t) if t.is_file() => (
+                        scan_file(&p, opts, false),
+                        Severity::Info,
+                        "symbolic link; its target file was scanned",
+                    ),
+                    Ok(_) => (
+                        error_report(&p, String::new()),
+                        Severity::Medium,
+                        "symbolic link to a directory; not followed",
+                    ),
+                    Err(_) => (
+                        error_report(&p, String::new()),
+                        Severity::Low,
+                        "dangling symbolic link",
+                    ),
+                };
+                r.errors.retain(|e| !e.is_empty());
                 r.findings.push(Finding {
-                    severity: Severity::Medium,
+                    severity,
                     rule: "symlink",
-                    construct: std::fs::read_link(&p)
-                        .map(|t| t.display().to_string())
-                        .unwrap_or_default(),
+                    construct: target,
                     location: p.display().to_string(),
                     offset: 0,
-                    message: "symbolic link in a model directory (not followed)".into(),
+                    message: message.into(),
                 });
                 out.push(r);
             }

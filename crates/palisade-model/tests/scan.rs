@@ -718,3 +718,23 @@ fn nested_joblib_object_arrays_hit_the_depth_bound() {
         r.errors
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn symlinked_files_in_a_directory_are_scanned_through() {
+    // The Hugging Face cache layout: snapshot entries are links to blobs.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("blobs")).unwrap();
+    std::fs::create_dir_all(dir.path().join("snap")).unwrap();
+    std::fs::write(dir.path().join("blobs/abc"), Asm::os_system()).unwrap();
+    std::os::unix::fs::symlink("../blobs/abc", dir.path().join("snap/pytorch_model.bin")).unwrap();
+    std::os::unix::fs::symlink("../blobs", dir.path().join("snap/loop")).unwrap();
+    let reports = scan::scan_paths(&[dir.path().join("snap")], &ScanOptions::default());
+    let model = reports
+        .iter()
+        .find(|r| r.path.ends_with("pytorch_model.bin"))
+        .unwrap();
+    assert_eq!(model.max_severity(), Some(Severity::Critical));
+    let link = reports.iter().find(|r| r.path.ends_with("loop")).unwrap();
+    assert_eq!(link.max_severity(), Some(Severity::Medium));
+}
