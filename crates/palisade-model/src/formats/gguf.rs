@@ -197,7 +197,7 @@ pub fn check<R: BufRead>(input: &mut Input<R>, len: u64) -> Result<Vec<Problem>>
             data_start,
             format!(
                 "a tensor starts at {} beyond the {len}-byte file",
-                data_start + max_end
+                data_start.saturating_add(max_end)
             ),
         ));
     }

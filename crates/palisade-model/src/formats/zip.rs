@@ -129,7 +129,7 @@ fn central_directory(src: &mut dyn ReadSeek, len: u64, max_entries: usize) -> Re
         src.read_exact(&mut loc)?;
         if &loc[..4] == b"PK\x06\x07" {
             let z64_at = le64(&loc, 8);
-            if z64_at + 56 <= len {
+            if z64_at.checked_add(56).is_some_and(|end| end <= len) {
                 src.seek(SeekFrom::Start(z64_at))?;
                 let mut z = [0u8; 56];
                 src.read_exact(&mut z)?;
@@ -148,7 +148,7 @@ fn central_directory(src: &mut dyn ReadSeek, len: u64, max_entries: usize) -> Re
     // Data prepended to the archive shifts every offset: PyTorch and zipfile
     // both correct for it by comparing where the directory really ends.
     let shift = cd_end.saturating_sub(cd_offset.saturating_add(cd_size));
-    let cd_start = cd_offset + shift;
+    let cd_start = cd_offset.saturating_add(shift);
     if cd_size > len || cd_start > len {
         return Err(bad(eocd_at, "central directory outside the file"));
     }
@@ -197,7 +197,7 @@ fn central_directory(src: &mut dyn ReadSeek, len: u64, max_entries: usize) -> Re
         }
         out.push(Entry {
             name,
-            header_offset: hoff + shift,
+            header_offset: hoff.saturating_add(shift),
             method,
             flags,
             compressed_size: csize,
@@ -255,7 +255,7 @@ fn local_walk(
                 header_offset: at,
                 method,
                 flags,
-                compressed_size: len - (at + 30 + nlen + xlen),
+                compressed_size: len.saturating_sub(at + 30 + nlen + xlen),
                 uncompressed_size: 0,
                 in_central_directory: false,
             });
@@ -270,15 +270,15 @@ fn local_walk(
             uncompressed_size: usize_,
             in_central_directory: false,
         });
-        let mut next = at + 30 + nlen + xlen + csize;
+        let mut next = (at + 30 + nlen + xlen).saturating_add(csize);
         if flags & 8 != 0 {
             // Optional signature + crc + sizes (zip64 sizes are 8 bytes each).
             src.seek(SeekFrom::Start(next))?;
             let mut sig = [0u8; 4];
             if src.read_exact(&mut sig).is_ok() && u32::from_le_bytes(sig) == 0x0807_4b50 {
-                next += 4;
+                next = next.saturating_add(4);
             }
-            next += 12;
+            next = next.saturating_add(12);
         }
         if next <= at {
             break;
@@ -297,7 +297,9 @@ pub fn data_offset(src: &mut dyn ReadSeek, entry: &Entry, len: u64) -> Result<u6
     if le32(&h, 0) != 0x0403_4b50 {
         return Err(bad(entry.header_offset, "missing local file header"));
     }
-    let start = entry.header_offset + 30 + u64::from(le16(&h, 26)) + u64::from(le16(&h, 28));
+    let start = entry
+        .header_offset
+        .saturating_add(30 + u64::from(le16(&h, 26)) + u64::from(le16(&h, 28)));
     if start.saturating_add(entry.compressed_size) > len {
         return Err(bad(
             entry.header_offset,
