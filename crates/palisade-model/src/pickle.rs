@@ -144,6 +144,20 @@ pub const COMPUTED: &str = "<computed>";
 /// Containers keep at most this many items; larger ones become opaque.
 const SMALL: usize = 64;
 
+/// Tracked containers nest at most this deep; deeper ones become opaque.
+/// Without the bound, a pickle of a million nested `TUPLE1`s would build a
+/// million-deep value whose recursive drop overflows the stack.
+const MAX_NESTING: u8 = 8;
+
+/// Nesting depth of a tracked value (dicts hold only shallow values).
+fn nesting(v: &Value) -> u8 {
+    match v {
+        Value::Tuple(_, d) => *d,
+        Value::Dict(_) => 3,
+        _ => 0,
+    }
+}
+
 #[derive(Debug, Clone)]
 enum Value {
     Str(Rc<str>),
@@ -155,7 +169,9 @@ enum Value {
     Called(Option<usize>, Option<Rc<str>>),
     Int(i64),
     Scalar,
-    Tuple(Rc<[Value]>),
+    /// A tuple and its nesting depth (bounded by [`MAX_NESTING`], so dropping
+    /// nested values can never recurse deeply).
+    Tuple(Rc<[Value]>, u8),
     /// A dict whose first [`SMALL`] items are tracked (shared, like the real
     /// object, so SETITEMS through a memo reference is seen).
     Dict(Rc<RefCell<Vec<(Value, Value)>>>),
@@ -353,7 +369,7 @@ impl Machine<'_> {
 
     fn call(&mut self, callable: &Value, args: Option<&Value>, at: u64) -> Value {
         let arg0 = match args {
-            Some(Value::Tuple(t)) => match t.first() {
+            Some(Value::Tuple(t, _)) => match t.first() {
                 Some(Value::Str(s)) => Some(s.clone()),
                 _ => None,
             },
@@ -760,7 +776,7 @@ impl Machine<'_> {
                     self.pop_mark(at)?;
                     self.push(Value::Container, at)?;
                 }
-                b')' => self.push(Value::Tuple(Rc::from(Vec::new())), at)?,
+                b')' => self.push(Value::Tuple(Rc::from(Vec::new()), 1), at)?,
                 b'}' => self.push(Value::Dict(Rc::new(RefCell::new(Vec::new()))), at)?,
                 b']' | 0x8f => self.push(Value::Container, at)?,
                 0x85..=0x87 => {
@@ -898,7 +914,7 @@ impl Machine<'_> {
             return Ok(());
         }
         let count = match dict_get(state, "shape") {
-            Some(Value::Tuple(dims)) => dims.iter().try_fold(1u64, |acc, d| match d {
+            Some(Value::Tuple(dims, _)) => dims.iter().try_fold(1u64, |acc, d| match d {
                 Value::Int(n) if *n >= 0 => acc.checked_mul(*n as u64),
                 _ => None,
             }),
@@ -943,14 +959,15 @@ fn kind_name(v: &Value) -> &'static str {
         Value::Global(_) => "global",
         Value::Called(..) => "call result",
         Value::Int(_) | Value::Scalar => "scalar",
-        Value::Tuple(_) | Value::Dict(_) | Value::Container => "container",
+        Value::Tuple(..) | Value::Dict(_) | Value::Container => "container",
         Value::PersId => "persistent id",
     }
 }
 
 fn tuple(items: Vec<Value>) -> Value {
-    if items.len() <= SMALL {
-        Value::Tuple(Rc::from(items))
+    let depth = 1 + items.iter().map(nesting).max().unwrap_or(0);
+    if items.len() <= SMALL && depth <= MAX_NESTING {
+        Value::Tuple(Rc::from(items), depth)
     } else {
         Value::Container
     }
@@ -964,7 +981,12 @@ fn add_items(target: &Value, items: Vec<Value>) {
             if d.len() >= SMALL {
                 break;
             }
-            d.push((k, v));
+            // Only shallow values (scalars, strings, calls, flat tuples): a
+            // dict never holds a dict, so dicts cannot nest (or form cycles).
+            let shallow = |x: &Value| nesting(x) <= 1;
+            if shallow(&k) && shallow(&v) {
+                d.push((k, v));
+            }
         }
     }
 }

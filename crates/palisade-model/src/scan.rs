@@ -100,7 +100,8 @@ impl Read for Window<'_> {
             return Ok(0);
         }
         let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-        self.inner.seek(SeekFrom::Start(self.start + self.pos))?;
+        self.inner
+            .seek(SeekFrom::Start(self.start.saturating_add(self.pos)))?;
         let n = self.inner.read(&mut buf[..want])?;
         self.pos += n as u64;
         Ok(n)

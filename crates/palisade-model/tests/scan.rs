@@ -770,3 +770,25 @@ fn fuzz_regressions_do_not_overflow() {
     // Still found through the local-header walk.
     assert_flags(&r, "os.system", Severity::Critical);
 }
+
+#[test]
+fn deeply_nested_values_do_not_overflow_the_stack() {
+    // Found by fuzzing (SIGSEGV): a million nested TUPLE1s built a
+    // million-deep value whose recursive drop overflowed the stack.
+    let mut d = vec![0x80, 4, b'N'];
+    d.extend(std::iter::repeat_n(0x85, 1_000_000));
+    d.push(b'.');
+    clean(&scan(&d));
+    // Dicts nested 200 000 deep: MARK 'k' MARK 'k' ... None DICT DICT ...
+    let mut nested = vec![0x80, 4];
+    for _ in 0..200_000 {
+        nested.extend([b'(', 0x8c, 1, b'k']);
+    }
+    nested.push(b'N');
+    nested.extend(std::iter::repeat_n(b'd', 200_000));
+    nested.push(b'.');
+    clean(&scan(&nested));
+    // A dict stored in itself.
+    let cyc = [0x80, 4, b'}', b'2', b'2', b's', b'.'];
+    clean(&scan(&cyc));
+}
