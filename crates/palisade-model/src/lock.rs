@@ -204,3 +204,29 @@ pub fn check(lock_path: &Path, threads: usize) -> Result<Vec<PinCheck>> {
     }
     Ok(out.into_iter().flatten().collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_and_render_round_trip() {
+        let pins = vec![Pin {
+            path: "a/b c.bin".into(),
+            sha256: "ab".repeat(32),
+        }];
+        assert_eq!(parse(&render(&pins)).unwrap(), pins);
+        let with_prefix = format!("sha256:{}  x\n", "AB".repeat(32));
+        assert_eq!(parse(&with_prefix).unwrap()[0].sha256, "ab".repeat(32));
+        assert!(parse("nothex  x\n").is_err());
+        assert!(parse(&"ab".repeat(32)).is_err());
+    }
+
+    #[test]
+    fn pins_cannot_escape_the_lock_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir.path().join("models.lock");
+        std::fs::write(&lock, format!("{}  ../secret\n", "00".repeat(32))).unwrap();
+        assert!(matches!(check(&lock, 1), Err(Error::Lock(_))));
+    }
+}

@@ -71,8 +71,8 @@ pub enum ModelCommand {
         /// Lowest severity that makes the command exit 1.
         #[arg(long, value_enum, default_value_t = FailOn::Medium)]
         fail_on: FailOn,
-        /// How many archive levels to open (zip in zip = 2).
-        #[arg(long, default_value_t = 4)]
+        /// How many archive levels to open (zip in zip = 2), at most 16.
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(0..=16))]
         max_depth: u32,
     },
     /// Check the scanner against a labelled set of files (`labels.csv` with
