@@ -75,7 +75,7 @@ impl<R: BufRead> Input<R> {
     /// Reads a `\n`-terminated line (without the newline), keeping at most
     /// `keep` bytes; `Ok(None)` if the stream ends before the newline.
     pub fn line(&mut self, keep: usize) -> io::Result<Option<(Vec<u8>, bool)>> {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(32);
         let mut truncated = false;
         loop {
             let buf = self.inner.fill_buf()?;

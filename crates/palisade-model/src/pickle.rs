@@ -234,12 +234,56 @@ pub fn looks_like_binary_pickle(head: &[u8]) -> bool {
     matches!(head, [0x80, 2..=5, next, ..] if is_opcode(*next))
 }
 
+/// Keys below this are kept in a vector (pickles number their memo
+/// entries densely from 0); larger ones in a map. Bounds the vector to
+/// `DENSE_MEMO` slots whatever key a crafted PUT uses.
+const DENSE_MEMO: u64 = 1 << 18;
+
+/// The memo: dense keys in a vector, the rest in a map.
+#[derive(Default)]
+struct Memo {
+    dense: Vec<Option<Value>>,
+    sparse: HashMap<u64, Value>,
+    len: usize,
+}
+
+impl Memo {
+    fn get(&self, key: u64) -> Option<&Value> {
+        if key < DENSE_MEMO {
+            self.dense.get(key as usize).and_then(Option::as_ref)
+        } else {
+            self.sparse.get(&key)
+        }
+    }
+
+    fn insert(&mut self, key: u64, v: Value) {
+        if key < DENSE_MEMO {
+            let k = key as usize;
+            if k >= self.dense.len() {
+                self.dense.resize(k + 1, None);
+            }
+            if let Some(slot) = self.dense.get_mut(k) {
+                if slot.is_none() {
+                    self.len += 1;
+                }
+                *slot = Some(v);
+            }
+        } else if self.sparse.insert(key, v).is_none() {
+            self.len += 1;
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+}
+
 struct Machine<'l> {
     limits: &'l Limits,
     depth: u32,
     stack: Vec<Value>,
     marks: Vec<usize>,
-    memo: HashMap<u64, Value>,
+    memo: Memo,
     out: Outcome,
     seen: HashMap<(String, String), usize>,
 }
@@ -276,7 +320,7 @@ fn walk_at_depth<R: BufRead>(input: &mut Input<R>, limits: &Limits, depth: u32) 
         depth,
         stack: Vec::new(),
         marks: Vec::new(),
-        memo: HashMap::new(),
+        memo: Memo::default(),
         out: Outcome::default(),
         seen: HashMap::new(),
     };
@@ -330,7 +374,7 @@ impl Machine<'_> {
 
     fn memo_put(&mut self, key: u64, at: u64) -> Result<()> {
         let v = self.top(at)?.clone();
-        if self.memo.len() >= self.limits.max_memo && !self.memo.contains_key(&key) {
+        if self.memo.len() >= self.limits.max_memo && self.memo.get(key).is_none() {
             return Err(Error::Limit(format!(
                 "pickle memo larger than {} entries at offset {at}",
                 self.limits.max_memo
@@ -343,21 +387,32 @@ impl Machine<'_> {
     fn memo_get(&mut self, key: u64, at: u64) -> Result<()> {
         let v = self
             .memo
-            .get(&key)
+            .get(key)
             .cloned()
             .ok_or_else(|| bad(at, format!("memo key {key} not found")))?;
         self.push(v, at)
     }
 
     fn import(&mut self, module: String, name: String, at: u64, op: ImportOp) -> usize {
-        let key = (module.clone(), name.clone());
+        // Most pickles import a handful of names many times: a linear scan
+        // of a short list is cheaper than hashing every GLOBAL.
+        if self.out.imports.len() <= 16
+            && let Some(i) = self
+                .out
+                .imports
+                .iter()
+                .position(|imp| imp.module == module && imp.name == name)
+        {
+            return i;
+        }
+        let key = (module, name);
         if let Some(&i) = self.seen.get(&key) {
             return i;
         }
         let i = self.out.imports.len();
         self.out.imports.push(Import {
-            module,
-            name,
+            module: key.0.clone(),
+            name: key.1.clone(),
             offset: at,
             op,
             called: false,
@@ -437,7 +492,8 @@ impl Machine<'_> {
             input.skip(len).map_err(|e| eof(e, at))?;
             return Ok(Value::LongStr);
         }
-        let raw = input.take_vec(len as usize).map_err(|e| eof(e, at))?;
+        let mut raw = vec![0u8; len as usize];
+        input.exact(&mut raw).map_err(|e| eof(e, at))?;
         let s = String::from_utf8(raw).map_err(|_| bad(at, "string is not valid UTF-8"))?;
         Ok(Value::Str(Rc::from(s)))
     }
