@@ -149,17 +149,79 @@ struct Ctx<'o> {
     base_dir: Option<PathBuf>,
 }
 
-/// Scans files and directories (recursively, symlinks not followed).
+/// One unit of scan work, found by walking the paths.
+enum Task {
+    /// Scan this file; `explicit` when named on the command line.
+    File(PathBuf, bool),
+    /// Scan the file behind a symbolic link met in a directory.
+    LinkedFile(PathBuf, String),
+    /// A result known without scanning (errors, links not followed).
+    Done(FileReport),
+}
+
+/// Scans files and directories (recursively; links to files are scanned
+/// through, links to directories are not followed), several files at once.
 pub fn scan_paths(paths: &[PathBuf], opts: &ScanOptions) -> Vec<FileReport> {
-    let mut out = Vec::new();
+    let mut tasks = Vec::new();
     for p in paths {
         match std::fs::symlink_metadata(p) {
-            Ok(md) if md.is_dir() => scan_dir(p, opts, &mut out),
-            Ok(_) => out.push(scan_file(p, opts, true)),
-            Err(e) => out.push(error_report(p, e.to_string())),
+            Ok(md) if md.is_dir() => walk_dir(p, &mut tasks),
+            Ok(_) => tasks.push(Task::File(p.clone(), true)),
+            Err(e) => tasks.push(Task::Done(error_report(p, e.to_string()))),
         }
     }
-    out
+    let run = |task: &Task| match task {
+        Task::File(p, explicit) => scan_file(p, opts, *explicit),
+        Task::LinkedFile(p, target) => {
+            let mut r = scan_file(p, opts, false);
+            r.findings.push(Finding {
+                severity: Severity::Info,
+                rule: "symlink",
+                construct: target.clone(),
+                location: p.display().to_string(),
+                offset: 0,
+                message: "symbolic link; its target file was scanned".into(),
+            });
+            r
+        }
+        Task::Done(r) => r.clone(),
+    };
+    let threads = crate::hashing::default_threads().min(tasks.len()).max(1);
+    if threads == 1 {
+        return tasks.iter().map(run).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let slots: std::sync::Mutex<Vec<Option<FileReport>>> =
+        std::sync::Mutex::new((0..tasks.len()).map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(task) = tasks.get(i) else { break };
+                    let r = run(task);
+                    if let Ok(mut g) = slots.lock()
+                        && let Some(slot) = g.get_mut(i)
+                    {
+                        *slot = Some(r);
+                    }
+                }
+            });
+        }
+    });
+    slots
+        .into_inner()
+        .unwrap_or_default()
+        .into_iter()
+        .zip(tasks.iter())
+        .map(|(r, t)| match (r, t) {
+            (Some(r), _) => r,
+            (None, Task::File(p, _) | Task::LinkedFile(p, _)) => {
+                error_report(p, "scan worker failed".into())
+            }
+            (None, Task::Done(r)) => r.clone(),
+        })
+        .collect()
 }
 
 fn error_report(p: &Path, e: String) -> FileReport {
@@ -173,11 +235,11 @@ fn error_report(p: &Path, e: String) -> FileReport {
     }
 }
 
-fn scan_dir(dir: &Path, opts: &ScanOptions, out: &mut Vec<FileReport>) {
+fn walk_dir(dir: &Path, tasks: &mut Vec<Task>) {
     let mut entries: Vec<PathBuf> = match std::fs::read_dir(dir) {
         Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
         Err(e) => {
-            out.push(error_report(dir, e.to_string()));
+            tasks.push(Task::Done(error_report(dir, e.to_string())));
             return;
         }
     };
@@ -194,24 +256,19 @@ fn scan_dir(dir: &Path, opts: &ScanOptions, out: &mut Vec<FileReport>) {
                 let target = std::fs::read_link(&p)
                     .map(|t| t.display().to_string())
                     .unwrap_or_default();
-                let (mut r, severity, message) = match std::fs::metadata(&p) {
-                    Ok(t) if t.is_file() => (
-                        scan_file(&p, opts, false),
-                        Severity::Info,
-                        "symbolic link; its target file was scanned",
-                    ),
+                let (severity, message) = match std::fs::metadata(&p) {
+                    Ok(t) if t.is_file() => {
+                        tasks.push(Task::LinkedFile(p, target));
+                        continue;
+                    }
                     Ok(_) => (
-                        error_report(&p, String::new()),
                         Severity::Medium,
                         "symbolic link to a directory; not followed",
                     ),
-                    Err(_) => (
-                        error_report(&p, String::new()),
-                        Severity::Low,
-                        "dangling symbolic link",
-                    ),
+                    Err(_) => (Severity::Low, "dangling symbolic link"),
                 };
-                r.errors.retain(|e| !e.is_empty());
+                let mut r = error_report(&p, String::new());
+                r.errors.clear();
                 r.findings.push(Finding {
                     severity,
                     rule: "symlink",
@@ -220,11 +277,11 @@ fn scan_dir(dir: &Path, opts: &ScanOptions, out: &mut Vec<FileReport>) {
                     offset: 0,
                     message: message.into(),
                 });
-                out.push(r);
+                tasks.push(Task::Done(r));
             }
-            Ok(md) if md.is_dir() => scan_dir(&p, opts, out),
-            Ok(_) => out.push(scan_file(&p, opts, false)),
-            Err(e) => out.push(error_report(&p, e.to_string())),
+            Ok(md) if md.is_dir() => walk_dir(&p, tasks),
+            Ok(_) => tasks.push(Task::File(p, false)),
+            Err(e) => tasks.push(Task::Done(error_report(&p, e.to_string()))),
         }
     }
 }
