@@ -367,9 +367,12 @@ fn run_eval(labels: &Path, fail_on: FailOn, json: bool) -> anyhow::Result<ExitCo
     .into())
 }
 
+/// Maps a signing-library error to an exit status: bad input (missing
+/// files, unusable keys, symlinks in the model, malformed bundles) is 2; a
+/// stream failing mid-read is 3.
 fn sig_error(e: palisade_model::Error) -> anyhow::Error {
     match e {
-        palisade_model::Error::Io { .. } | palisade_model::Error::Key(_) => exit::invalid(e),
+        palisade_model::Error::Read(_) => exit::failure(e),
         other => exit::invalid(other),
     }
 }
