@@ -318,19 +318,88 @@ pub fn scan_file(path: &Path, opts: &ScanOptions, explicit: bool) -> FileReport 
         Err(Error::UnknownFormat(_))
         | Err(Error::Malformed {
             format: "pickle", ..
-        }) if !explicit && (ctx.report.findings.is_empty() && weak_head(path)) => {
-            ctx.report.findings.push(Finding {
+        }) if !explicit
+            && weak_head(path)
+            && (ctx.report.findings.is_empty() || is_text_name(path)) =>
+        {
+            // Text that merely starts with an opcode byte and then fails to
+            // parse: what a partial walk "imported" from it is noise.
+            ctx.report.findings.clear();
+            ctx.report.imports.clear();
+            let extra = remote_code_finding(path, &loc);
+            ctx.report.findings.push(extra.unwrap_or_else(|| Finding {
                 severity: Severity::Info,
                 rule: "not_a_model_format",
                 construct: String::new(),
                 location: loc,
                 offset: 0,
                 message: "not a recognised model format; skipped".into(),
-            });
+            }));
         }
         Err(e) => ctx.report.errors.push(e.to_string()),
     }
     ctx.report
+}
+
+/// Names of text files found in model repositories (code, configs, docs).
+fn is_text_name(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    [
+        ".py", ".json", ".md", ".txt", ".yaml", ".yml", ".toml", ".cfg", ".ini", ".csv", ".jinja",
+        ".html",
+    ]
+    .iter()
+    .any(|ext| name.ends_with(ext))
+        || matches!(name.as_str(), "license" | "readme" | "notice" | "copying")
+}
+
+/// Hugging Face repositories can ship Python that `transformers` imports
+/// and runs when a model is loaded with `trust_remote_code=True`: the
+/// `auto_map` of `config.json` (or `tokenizer_config.json`) names it.
+fn remote_code_finding(path: &Path, loc: &str) -> Option<Finding> {
+    let name = path.file_name()?.to_str()?;
+    if name.ends_with(".py") {
+        return Some(Finding {
+            severity: Severity::Medium,
+            rule: "remote_code",
+            construct: name.to_string(),
+            location: loc.to_string(),
+            offset: 0,
+            message: "Python source shipped with the model: it runs if the model is loaded with trust_remote_code=True".into(),
+        });
+    }
+    if !name.ends_with("config.json") || std::fs::metadata(path).ok()?.len() > 16 << 20 {
+        return None;
+    }
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    let map = json.get("auto_map")?;
+    let targets: Vec<String> = match map {
+        serde_json::Value::Object(m) => m
+            .values()
+            .flat_map(|v| -> Vec<String> {
+                match v {
+                    serde_json::Value::Array(a) => a
+                        .iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect(),
+                    other => other.as_str().map(str::to_string).into_iter().collect(),
+                }
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    Some(Finding {
+        severity: Severity::High,
+        rule: "remote_code",
+        construct: targets.join(", "),
+        location: loc.to_string(),
+        offset: 0,
+        message: "auto_map makes transformers import and run Python from the model repository (trust_remote_code=True)".into(),
+    })
 }
 
 fn weak_head(path: &Path) -> bool {

@@ -792,3 +792,45 @@ fn deeply_nested_values_do_not_overflow_the_stack() {
     let cyc = [0x80, 4, b'}', b'2', b'2', b's', b'.'];
     clean(&scan(&cyc));
 }
+
+#[test]
+fn remote_code_in_a_model_directory_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("config.json"),
+        r#"{"model_type": "x", "auto_map": {"AutoModel": "modeling_x.XModel", "AutoTokenizer": ["tok.T", null]}}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("modeling_x.py"),
+        "import os\nos.system('id')\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("tokenizer_config.json"),
+        r#"{"model_max_length": 512}"#,
+    )
+    .unwrap();
+    let reports = scan::scan_paths(&[dir.path().to_path_buf()], &ScanOptions::default());
+    let by = |n: &str| reports.iter().find(|r| r.path.ends_with(n)).unwrap();
+    assert_flags(
+        by("config.json"),
+        "modeling_x.XModel, tok.T",
+        Severity::High,
+    );
+    assert_eq!(by("modeling_x.py").max_severity(), Some(Severity::Medium));
+    assert_eq!(
+        by("tokenizer_config.json").max_severity(),
+        Some(Severity::Info)
+    );
+    assert!(reports.iter().all(|r| r.errors.is_empty()));
+}
+
+#[test]
+fn text_named_pickles_that_parse_are_still_flagged() {
+    // Only a *failed* parse of a text-named file is treated as text.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.txt"), b"cos\nsystem\n(S'id'\ntR.").unwrap();
+    let reports = scan::scan_paths(&[dir.path().to_path_buf()], &ScanOptions::default());
+    assert_flags(&reports[0], "os.system", Severity::Critical);
+}
