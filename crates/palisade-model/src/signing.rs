@@ -306,36 +306,176 @@ pub fn statement(m: &Manifest) -> Result<Value> {
     }))
 }
 
-/// Loads a PEM private key (PKCS#8 `PRIVATE KEY` or SEC1 `EC PRIVATE KEY`), P-256 only.
-pub fn load_private_key(path: &Path) -> Result<SigningKey> {
+/// A private signing key on one of the curves model_signing accepts. Each
+/// curve signs with the hash model_signing pairs with it (P-256/SHA-256,
+/// P-384/SHA-384, P-521/SHA-512).
+pub enum PrivateKey {
+    /// NIST P-256.
+    P256(SigningKey),
+    /// NIST P-384.
+    P384(p384::ecdsa::SigningKey),
+    /// NIST P-521 (boxed: its key types are several times larger).
+    P521(Box<(p521::ecdsa::SigningKey, p521::PublicKey)>),
+}
+
+impl std::fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PrivateKey(<redacted>)")
+    }
+}
+
+/// A public verification key on one of the supported curves.
+#[derive(Clone)]
+pub enum PublicKey {
+    /// NIST P-256.
+    P256(VerifyingKey),
+    /// NIST P-384.
+    P384(p384::ecdsa::VerifyingKey),
+    /// NIST P-521 (boxed: its key types are several times larger).
+    P521(Box<(p521::ecdsa::VerifyingKey, p521::PublicKey)>),
+}
+
+impl std::fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let curve = match self {
+            PublicKey::P256(_) => "P-256",
+            PublicKey::P384(_) => "P-384",
+            PublicKey::P521(_) => "P-521",
+        };
+        write!(f, "PublicKey({curve})")
+    }
+}
+
+impl PrivateKey {
+    /// The matching public key.
+    pub fn public(&self) -> PublicKey {
+        match self {
+            PrivateKey::P256(k) => PublicKey::P256(*k.verifying_key()),
+            PrivateKey::P384(k) => PublicKey::P384(*k.verifying_key()),
+            PrivateKey::P521(k) => {
+                PublicKey::P521(Box::new((p521::ecdsa::VerifyingKey::from(&k.0), k.1)))
+            }
+        }
+    }
+
+    /// Signs `msg`; returns a DER-encoded ECDSA signature.
+    pub fn sign_der(&self, msg: &[u8]) -> Vec<u8> {
+        match self {
+            PrivateKey::P256(k) => {
+                let s: Signature = k.sign(msg);
+                s.to_der().as_bytes().to_vec()
+            }
+            PrivateKey::P384(k) => {
+                let s: p384::ecdsa::Signature = k.sign(msg);
+                s.to_der().as_bytes().to_vec()
+            }
+            PrivateKey::P521(k) => {
+                let s: p521::ecdsa::Signature = k.0.sign(msg);
+                s.to_der().as_bytes().to_vec()
+            }
+        }
+    }
+}
+
+impl PublicKey {
+    /// PEM SubjectPublicKeyInfo text, as `cryptography` writes it.
+    pub fn to_pem(&self) -> Result<String> {
+        let pem = match self {
+            PublicKey::P256(k) => k.to_public_key_pem(LineEnding::LF),
+            PublicKey::P384(k) => k.to_public_key_pem(LineEnding::LF),
+            PublicKey::P521(k) => k.1.to_public_key_pem(LineEnding::LF),
+        };
+        pem.map_err(|_| Error::Key("cannot encode public key".into()))
+    }
+
+    /// Verifies a DER-encoded ECDSA signature over `msg`.
+    pub fn verify_der(&self, msg: &[u8], der: &[u8]) -> Result<()> {
+        let bad_der = |_| Error::Signature("signature is not DER ECDSA".into());
+        let ok = match self {
+            PublicKey::P256(k) => k
+                .verify(msg, &Signature::from_der(der).map_err(bad_der)?)
+                .is_ok(),
+            PublicKey::P384(k) => k
+                .verify(
+                    msg,
+                    &p384::ecdsa::Signature::from_der(der).map_err(bad_der)?,
+                )
+                .is_ok(),
+            PublicKey::P521(k) => {
+                k.0.verify(
+                    msg,
+                    &p521::ecdsa::Signature::from_der(der).map_err(bad_der)?,
+                )
+                .is_ok()
+            }
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::Signature(
+                "signature does not verify with this public key".into(),
+            ))
+        }
+    }
+}
+
+/// Loads a PEM private key (PKCS#8 `PRIVATE KEY` or SEC1 `EC PRIVATE KEY`)
+/// on P-256, P-384 or P-521.
+pub fn load_private_key(path: &Path) -> Result<PrivateKey> {
     let pem = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     if pem.contains("ENCRYPTED") {
         return Err(Error::Key(
             "encrypted private keys are not supported; decrypt it first".into(),
         ));
     }
-    if let Ok(k) = SigningKey::from_pkcs8_pem(&pem) {
-        return Ok(k);
-    }
     use p256::elliptic_curve::SecretKey;
-    SecretKey::<p256::NistP256>::from_sec1_pem(&pem)
-        .map(SigningKey::from)
-        .map_err(|_| Error::Key(format!("{}: not a PEM P-256 private key", path.display())))
+    if let Ok(k) = SecretKey::<p256::NistP256>::from_pkcs8_pem(&pem)
+        .or_else(|_| SecretKey::<p256::NistP256>::from_sec1_pem(&pem))
+    {
+        return Ok(PrivateKey::P256(SigningKey::from(k)));
+    }
+    if let Ok(k) = SecretKey::<p384::NistP384>::from_pkcs8_pem(&pem)
+        .or_else(|_| SecretKey::<p384::NistP384>::from_sec1_pem(&pem))
+    {
+        return Ok(PrivateKey::P384(p384::ecdsa::SigningKey::from(k)));
+    }
+    if let Ok(k) =
+        p521::SecretKey::from_pkcs8_pem(&pem).or_else(|_| p521::SecretKey::from_sec1_pem(&pem))
+    {
+        let signing = p521::ecdsa::SigningKey::from_bytes(&k.to_bytes())
+            .map_err(|_| Error::Key("invalid P-521 private key".into()))?;
+        return Ok(PrivateKey::P521(Box::new((signing, k.public_key()))));
+    }
+    Err(Error::Key(format!(
+        "{}: not a PEM P-256, P-384 or P-521 private key",
+        path.display()
+    )))
 }
 
-/// Loads a PEM public key (SubjectPublicKeyInfo), P-256 only.
-pub fn load_public_key(path: &Path) -> Result<VerifyingKey> {
+/// Loads a PEM public key (SubjectPublicKeyInfo) on P-256, P-384 or P-521.
+pub fn load_public_key(path: &Path) -> Result<PublicKey> {
     let pem = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    VerifyingKey::from_public_key_pem(&pem)
-        .map_err(|_| Error::Key(format!("{}: not a PEM P-256 public key", path.display())))
+    if let Ok(k) = VerifyingKey::from_public_key_pem(&pem) {
+        return Ok(PublicKey::P256(k));
+    }
+    if let Ok(k) = p384::ecdsa::VerifyingKey::from_public_key_pem(&pem) {
+        return Ok(PublicKey::P384(k));
+    }
+    if let Ok(p) = p521::PublicKey::from_public_key_pem(&pem) {
+        use p521::elliptic_curve::sec1::ToEncodedPoint;
+        let k = p521::ecdsa::VerifyingKey::from_sec1_bytes(p.to_encoded_point(false).as_bytes())
+            .map_err(|_| Error::Key("invalid P-521 public key".into()))?;
+        return Ok(PublicKey::P521(Box::new((k, p))));
+    }
+    Err(Error::Key(format!(
+        "{}: not a PEM P-256, P-384 or P-521 public key",
+        path.display()
+    )))
 }
 
 /// The key hint model_signing records: hex SHA-256 of the PEM public key.
-pub fn key_hint(key: &VerifyingKey) -> Result<String> {
-    let pem = key
-        .to_public_key_pem(LineEnding::LF)
-        .map_err(|_| Error::Key("cannot encode public key".into()))?;
-    Ok(hex(&Sha256::digest(pem.as_bytes())))
+pub fn key_hint(key: &PublicKey) -> Result<String> {
+    Ok(hex(&Sha256::digest(key.to_pem()?.as_bytes())))
 }
 
 /// Generates a P-256 key pair; returns (PKCS#8 private PEM, SPKI public PEM).
@@ -371,25 +511,24 @@ pub mod zeroize_string {
 }
 
 /// Signs a manifest; returns the Sigstore bundle JSON text.
-pub fn sign_manifest(m: &Manifest, key: &SigningKey) -> Result<String> {
+pub fn sign_manifest(m: &Manifest, key: &PrivateKey) -> Result<String> {
     let payload =
         serde_json::to_vec_pretty(&statement(m)?).map_err(|e| Error::Signature(e.to_string()))?;
-    let sig: Signature = key.sign(&pae(PAYLOAD_TYPE, &payload));
-    let der = sig.to_der();
+    let der = key.sign_der(&pae(PAYLOAD_TYPE, &payload));
     let bundle = json!({
         "mediaType": BUNDLE_MEDIA_TYPE,
-        "verificationMaterial": {"publicKey": {"hint": key_hint(key.verifying_key())?}, "tlogEntries": []},
+        "verificationMaterial": {"publicKey": {"hint": key_hint(&key.public())?}, "tlogEntries": []},
         "dsseEnvelope": {
             "payload": B64.encode(&payload),
             "payloadType": PAYLOAD_TYPE,
-            "signatures": [{"sig": B64.encode(der.as_bytes()), "keyid": ""}],
+            "signatures": [{"sig": B64.encode(&der), "keyid": ""}],
         },
     });
     serde_json::to_string(&bundle).map_err(|e| Error::Signature(e.to_string()))
 }
 
 /// Checks a bundle's signature with `key` and returns the signed manifest.
-pub fn open_bundle(bundle_text: &str, key: &VerifyingKey) -> Result<Manifest> {
+pub fn open_bundle(bundle_text: &str, key: &PublicKey) -> Result<Manifest> {
     let bundle: Value = serde_json::from_str(bundle_text)
         .map_err(|e| Error::Signature(format!("bundle is not JSON: {e}")))?;
     let media = bundle
@@ -430,10 +569,7 @@ pub fn open_bundle(bundle_text: &str, key: &VerifyingKey) -> Result<Manifest> {
     let sig_der = B64
         .decode(sig_b64)
         .map_err(|_| Error::Signature("signature is not base64".into()))?;
-    let sig = Signature::from_der(&sig_der)
-        .map_err(|_| Error::Signature("signature is not DER ECDSA".into()))?;
-    key.verify(&pae(PAYLOAD_TYPE, &payload), &sig)
-        .map_err(|_| Error::Signature("signature does not verify with this public key".into()))?;
+    key.verify_der(&pae(PAYLOAD_TYPE, &payload), &sig_der)?;
     let st: Value = serde_json::from_slice(&payload)
         .map_err(|_| Error::Signature("payload is not JSON".into()))?;
     if st.get("_type").and_then(Value::as_str) != Some(STATEMENT_TYPE) {

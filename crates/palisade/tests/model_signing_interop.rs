@@ -254,6 +254,84 @@ open('sec1.pub','wb').write(k.public_key().public_bytes(s.Encoding.PEM, s.Public
         .success()
     );
 
+    // P-384 (SHA-384) and P-521 (SHA-512) keys, both directions.
+    for curve in ["SECP384R1", "SECP521R1"] {
+        let script = format!(
+            "from cryptography.hazmat.primitives.asymmetric import ec\n\
+from cryptography.hazmat.primitives import serialization as s\n\
+k = ec.generate_private_key(ec.{curve}())\n\
+open('{curve}.pem','wb').write(k.private_bytes(s.Encoding.PEM, s.PrivateFormat.PKCS8, s.NoEncryption()))\n\
+open('{curve}.pub','wb').write(k.public_key().public_bytes(s.Encoding.PEM, s.PublicFormat.SubjectPublicKeyInfo))\n"
+        );
+        assert!(
+            run(Command::new(&py).args(["-c", &script]).current_dir(d))
+                .status
+                .success()
+        );
+        let (key, public) = (format!("{curve}.pem"), format!("{curve}.pub"));
+        let (ours, theirs) = (format!("{curve}-p.sig"), format!("{curve}-ms.sig"));
+        assert!(
+            palisade(
+                &[
+                    "model",
+                    "sign",
+                    "model",
+                    "--private-key",
+                    &key,
+                    "--signature",
+                    &ours
+                ],
+                d
+            )
+            .status
+            .success()
+        );
+        let o = run(Command::new(&ms)
+            .args([
+                "verify",
+                "key",
+                "model",
+                "--public_key",
+                &public,
+                "--signature",
+                &ours,
+            ])
+            .current_dir(d));
+        assert!(
+            o.status.success(),
+            "model_signing rejected a {curve} signature"
+        );
+        let o = run(Command::new(&ms)
+            .args([
+                "sign",
+                "key",
+                "model",
+                "--private_key",
+                &key,
+                "--signature",
+                &theirs,
+            ])
+            .current_dir(d));
+        assert!(o.status.success());
+        let o = palisade(
+            &[
+                "model",
+                "verify",
+                "model",
+                "--public-key",
+                &public,
+                "--signature",
+                &theirs,
+            ],
+            d,
+        );
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "Palisade rejected a {curve} signature"
+        );
+    }
+
     // Tamper: both tools reject both signatures.
     std::fs::write(d.join("model/a.txt"), b"card!").unwrap();
     assert_eq!(
