@@ -11,3 +11,9 @@ bin=target/debug/palisade
 echo "evaluation data: $data"
 # Each evaluation below is added by the feature that owns it.
 "$bin" --version
+status=0
+
+echo "== model supply chain: picklescan fixtures (read as bytes, never unpickled)"
+bash bench/model_fixtures.sh "$data/model_files/picklescan-fixtures/labels.csv" || status=1
+
+exit $status
