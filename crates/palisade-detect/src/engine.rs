@@ -558,7 +558,8 @@ impl Scanner {
         let mut tokens: HashMap<usize, (usize, u8)> = HashMap::new();
         for h in hits {
             let roles = self.entries[h.entry].roles;
-            if roles == 0 || !capitalised(&bytes[h.start..h.end]) {
+            let intro = self.introduces_name(text, h.start, h.end).is_some();
+            if !intro && (roles == 0 || !capitalised(&bytes[h.start..h.end])) {
                 continue;
             }
             let t = tokens.entry(h.start).or_insert((h.end, 0));
@@ -581,21 +582,19 @@ impl Scanner {
             if roles & STOP_BIT != 0 {
                 continue;
             }
-            let title = roles & TITLE_BIT != 0;
+            let title = roles & TITLE_BIT != 0 || self.introduces_name(text, s, e).is_some();
             let mut parts: Vec<u8> = Vec::new();
             let mut start = s;
             let mut end = e;
             if title {
-                // "Mr. X Y": the name is the following capitalised words.
-                let mut p = e;
-                if bytes.get(p) == Some(&b'.') {
-                    p += 1;
-                }
-                if bytes.get(p) != Some(&b' ') {
+                // "Mr. X Y" / "my name is X Y": the name is the following capitalised words.
+                let Some(p) = self
+                    .introduces_name(text, s, e)
+                    .or_else(|| after_title(bytes, e))
+                else {
                     continue;
-                }
-                p += 1;
-                let Some(we) = word_end(bytes, p) else {
+                };
+                let Some(we) = word_end(text, p) else {
                     continue;
                 };
                 let r = tokens.get(&p).map_or(0, |t| t.1);
@@ -616,7 +615,7 @@ impl Scanner {
                     break;
                 }
                 p += 1;
-                let Some(we) = word_end(bytes, p) else { break };
+                let Some(we) = word_end(text, p) else { break };
                 let r = tokens.get(&p).map_or(0, |t| t.1);
                 if r & (STOP_BIT | TITLE_BIT) != 0 {
                     break;
@@ -722,6 +721,50 @@ impl Scanner {
     }
 }
 
+impl Scanner {
+    /// If the keyword hit `[s, e)` is a name introducer ("my name is",
+    /// "name:", "dear", "signed") followed by a capitalised word, the
+    /// byte offset of that word.
+    fn introduces_name(&self, text: &str, s: usize, e: usize) -> Option<usize> {
+        let word = text.get(s..e)?.to_ascii_lowercase();
+        if !matches!(
+            word.as_str(),
+            "my name is"
+                | "name is"
+                | "name"
+                | "dear"
+                | "signed"
+                | "regards"
+                | "sincerely"
+                | "i am"
+                | "i'm"
+                | "姓名"
+        ) {
+            return None;
+        }
+        let b = text.as_bytes();
+        let mut p = e;
+        let mut skipped = 0;
+        while p < b.len() && matches!(b[p], b' ' | b':' | b',' | b'\n' | b'\t') && skipped < 4 {
+            p += 1;
+            skipped += 1;
+        }
+        if word == "name" && !text[e..p].contains(':') {
+            return None;
+        }
+        word_end(text, p).map(|_| p)
+    }
+}
+
+/// After a title such as `Mr` or `Dr.`: the offset of the next word.
+fn after_title(b: &[u8], e: usize) -> Option<usize> {
+    let mut p = e;
+    if b.get(p) == Some(&b'.') {
+        p += 1;
+    }
+    (b.get(p) == Some(&b' ')).then_some(p + 1)
+}
+
 fn next_boundary(text: &str, s: usize) -> usize {
     let mut n = s + 1;
     while n < text.len() && !text.is_char_boundary(n) {
@@ -739,27 +782,41 @@ fn capitalised(w: &[u8]) -> bool {
         && (w.len() < 2 || w[1..].iter().any(u8::is_ascii_lowercase))
 }
 
-/// End of a capitalised word starting at `p`, or `None`.
-fn word_end(b: &[u8], p: usize) -> Option<usize> {
-    if !b.get(p).is_some_and(u8::is_ascii_uppercase) {
+/// End of a capitalised word (any script with case: `Šárka`, `Ottová`)
+/// starting at byte `p`, or `None`. An initial such as `J.` counts.
+fn word_end(text: &str, p: usize) -> Option<usize> {
+    let rest = text.get(p..)?;
+    let mut it = rest.char_indices();
+    let (_, c0) = it.next()?;
+    if !c0.is_uppercase() {
         return None;
     }
-    let mut e = p + 1;
-    while e < b.len() && (b[e].is_ascii_alphabetic() || b[e] == b'\'') {
-        e += 1;
+    let mut end = c0.len_utf8();
+    let mut lower = 0;
+    for (i, c) in it {
+        if c.is_lowercase() || c == '\'' || (c.is_alphabetic() && !c.is_uppercase()) {
+            lower += 1;
+            end = i + c.len_utf8();
+        } else if c.is_uppercase() || c.is_ascii_digit() || c == '_' || c == '@' {
+            return None;
+        } else {
+            break;
+        }
     }
-    // An initial such as "J."
-    if e == p + 1 && b.get(e) == Some(&b'.') {
-        return Some(e + 1);
+    if lower == 0 {
+        // An initial: "J." or a bare "J" followed by a space.
+        return match rest.as_bytes().get(end) {
+            Some(b'.') => Some(p + end + 1),
+            Some(b' ') => Some(p + end),
+            _ => None,
+        };
     }
-    if e < b.len() && (b[e].is_ascii_digit() || b[e] == b'_' || b[e] == b'@') {
-        return None;
-    }
-    capitalised(&b[p..e]).then_some(e)
+    Some(p + end)
 }
 
 fn is_initial(w: &[u8]) -> bool {
-    w.len() == 2 && w[0].is_ascii_uppercase() && w[1] == b'.'
+    (w.len() == 2 && w[0].is_ascii_uppercase() && w[1] == b'.')
+        || (w.len() == 1 && w[0].is_ascii_uppercase())
 }
 
 /// Start of the capitalised word just before `s` (separated by one space).
@@ -771,7 +828,7 @@ fn prev_word(b: &[u8], s: usize) -> Option<usize> {
     while p > 0 && b[p - 1].is_ascii_alphabetic() {
         p -= 1;
     }
-    (p < s - 1 && word_end(b, p) == Some(s - 1)).then_some(p)
+    (p < s - 1 && capitalised(&b[p..s - 1])).then_some(p)
 }
 
 /// True when the word at `p` starts a sentence (text start or after `.!?`/newline).

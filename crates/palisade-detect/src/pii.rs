@@ -202,7 +202,7 @@ pub const PII_RULES: &[Rule] = &[
     r(
         "phone_e164",
         Kind::Phone,
-        r"\+[1-9][0-9]{0,3}[ .-]?\(?[0-9]{1,4}\)?(?:[ .-]?[0-9]{2,4}){2,4}\b",
+        r"\+[1-9][0-9]{0,3}[ .-]?(?:\(0\) ?)?\(?[0-9]{1,4}\)?(?:[ .-]?[0-9]{2,4}){2,4}\b",
         Check::PhoneIntl,
         0.75,
         PHONE,
@@ -425,6 +425,15 @@ pub const PII_RULES: &[Rule] = &[
         Lead::Alpha,
     ),
     r(
+        "address_military",
+        Kind::Address,
+        r"\b(?:PSC|CMR|Unit) [0-9]{4},? Box [0-9]{4}\s{1,3}(?:APO|FPO|DPO) (?:AA|AE|AP) [0-9]{5}\b|\bUS(?:NS|NV|S|CGC) [A-Z][a-z]+\s{1,3}FPO (?:AA|AE|AP) [0-9]{5}\b",
+        Check::Address,
+        0.85,
+        ADDRESS,
+        Lead::Alpha,
+    ),
+    r(
         "address_street",
         Kind::Address,
         concat!(
@@ -495,6 +504,18 @@ pub const GATED_RULES: &[(Rule, u32)] = &[
             Lead::Digit,
         ),
         BANK,
+    ),
+    (
+        r(
+            "phone_after_keyword",
+            Kind::Phone,
+            r"(?:\+[0-9]{1,4}[ .-]?)?(?:\(0\) ?)?\(?[0-9]{1,5}\)?(?:[ .-]?[0-9]{2,5}){1,5}\b",
+            Check::PhoneNational,
+            0.6,
+            PHONE,
+            Lead::Any,
+        ),
+        PHONE,
     ),
     (
         r(
