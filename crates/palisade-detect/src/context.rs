@@ -62,7 +62,7 @@ pub const KEYWORDS: &[(&str, u32)] = &[
     ("reach me at", PHONE),
     ("registered", PHONE),
     ("text me", PHONE),
-    ("number", PHONE | BANK),
+    ("number", BANK),
     ("電話", PHONE),
     ("电话", PHONE),
     ("手機", PHONE),

@@ -579,10 +579,10 @@ impl Scanner {
             let Some(&(e, roles)) = tokens.get(&s) else {
                 continue;
             };
-            if roles & STOP_BIT != 0 {
+            let title = roles & TITLE_BIT != 0 || self.introduces_name(text, s, e).is_some();
+            if roles & STOP_BIT != 0 && !title {
                 continue;
             }
-            let title = roles & TITLE_BIT != 0 || self.introduces_name(text, s, e).is_some();
             let mut parts: Vec<u8> = Vec::new();
             let mut start = s;
             let mut end = e;
@@ -635,9 +635,15 @@ impl Scanner {
             if !title && parts.len() == 1 && roles & (2 | 4) != 0 && roles & 1 == 0 {
                 if let Some(ps) = prev_word(bytes, s) {
                     let r = tokens.get(&ps).map_or(0, |t| t.1);
+                    // Not inside a Title Case run ("The Quick Brown Fox").
+                    let run_before = prev_word(bytes, ps).is_some();
+                    let run_after =
+                        bytes.get(end) == Some(&b' ') && word_end(text, end + 1).is_some();
                     if r & (STOP_BIT | TITLE_BIT) == 0
                         && ps >= last_end
                         && !sentence_start(bytes, ps)
+                        && !run_before
+                        && !run_after
                     {
                         start = ps;
                         parts.insert(0, r);
@@ -862,6 +868,10 @@ fn validate_rule(r: &Rule, text: &str, s: usize, e: usize, config: &Config) -> O
             let mut ls = 0;
             while m[ls..].starts_with('.') {
                 ls += 1;
+            }
+            // Inside a local part that was rejected (e.g. `a..b@x`): not a new address.
+            if s > 0 && (bytes[s - 1].is_ascii_alphanumeric() || b"._%+-".contains(&bytes[s - 1])) {
+                return None;
             }
             let local = &m[ls..at];
             let domain = &m[at + 1..];
@@ -1130,6 +1140,10 @@ fn validate_rule(r: &Rule, text: &str, s: usize, e: usize, config: &Config) -> O
                 .rfind(|c: char| !(c.is_ascii_alphanumeric() || "_-+/=.~!@#$%^&*".contains(c)))
                 .map_or(0, |i| i + 1);
             let value = &trimmed[vstart..];
+            // `password = read_password()` is code, not a value.
+            if matches!(bytes.get(s + trimmed.len()), Some(b'(' | b'[')) {
+                return None;
+            }
             let score = secrets::generic_value_ok(value)?;
             verdict(
                 k,

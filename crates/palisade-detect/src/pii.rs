@@ -139,7 +139,7 @@ pub const PII_RULES: &[Rule] = &[
     r(
         "url_credentials",
         Kind::Secret,
-        r"\b[A-Za-z][A-Za-z0-9+.-]{1,15}://[A-Za-z0-9._~%!$&'()*+,;=-]{1,64}:[A-Za-z0-9._~%!$&'()*+,;=-]{1,128}@",
+        r"\b[A-Za-z][A-Za-z0-9+.-]{1,15}://[A-Za-z0-9._~%!$&'()*+,;=-]{1,64}:[A-Za-z0-9._~%!$&'()*+,;=#-]{1,128}@",
         Check::UrlCredentials,
         0.9,
         SECRET,

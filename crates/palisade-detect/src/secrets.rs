@@ -256,8 +256,11 @@ pub fn generic_value_ok(value: &str) -> Option<f32> {
     .iter()
     .filter(|x| **x)
     .count();
-    // A plain word or sentence fragment is not a credential.
-    if classes < 2 {
+    // A plain word, identifier or sentence fragment is not a credential:
+    // real keys and passwords mix letters and digits.
+    let letters = value.bytes().any(|c| c.is_ascii_alphabetic());
+    let digits = value.bytes().any(|c| c.is_ascii_digit());
+    if classes < 2 || !letters || !digits {
         return None;
     }
     let e = entropy(value);
