@@ -223,10 +223,11 @@ impl Scanner {
             });
         }
         // SSN rule may yield ITIN; keep it if either is enabled.
-        if !config.enabled(Kind::UsSsn) && config.enabled(Kind::UsItin) {
-            if let Some(r) = PII_RULES.iter().find(|r| r.name == "us_ssn") {
-                rules.push(*r);
-            }
+        if !config.enabled(Kind::UsSsn)
+            && config.enabled(Kind::UsItin)
+            && let Some(r) = PII_RULES.iter().find(|r| r.name == "us_ssn")
+        {
+            rules.push(*r);
         }
         let patterns: Vec<&str> = rules.iter().map(|r| r.pattern).collect();
         let regex = if patterns.is_empty() {
@@ -242,12 +243,31 @@ impl Scanner {
         }
 
         // One automaton for keywords, names, titles and stop words.
+        // Case-sensitive on purpose: names must be capitalised anyway, so
+        // matching only `Chan`/`Ma`/`Li` (not `chan`, `format`, `like`) keeps
+        // the hit count low; keywords get lower, Capitalised and UPPER forms.
         let mut map: HashMap<String, Entry> = HashMap::new();
         for (i, (kw, groups)) in KEYWORDS.iter().enumerate() {
-            let e = map.entry(kw.to_ascii_lowercase()).or_default();
-            e.groups |= groups;
-            e.keyword = i;
-            e.ascii = kw.is_ascii();
+            // Short keywords that hide inside ordinary words ("id" in "did",
+            // "eth" in "method") only match Capitalised or UPPER.
+            let noisy = kw.len() <= 3
+                && !matches!(*kw, "tel" | "ssn" | "dob" | "nhs" | "btc" | "pwd" | "fax");
+            let mut forms = vec![kw.to_ascii_uppercase()];
+            if !noisy {
+                forms.push(kw.to_ascii_lowercase());
+            }
+            let mut cap = kw.to_ascii_lowercase();
+            if let Some(first) = cap.get_mut(..1) {
+                first.make_ascii_uppercase();
+            }
+            forms.push(cap);
+            forms.dedup();
+            for form in forms {
+                let e = map.entry(form).or_default();
+                e.groups |= groups;
+                e.keyword = i;
+                e.ascii = kw.is_ascii();
+            }
         }
         let person = config.enabled(Kind::Person);
         if person {
@@ -261,7 +281,7 @@ impl Scanner {
             ];
             for (list, bit) in lists {
                 for n in list {
-                    let e = map.entry(n.to_ascii_lowercase()).or_default();
+                    let e = map.entry((*n).to_owned()).or_default();
                     e.roles |= bit;
                     e.ascii = true;
                 }
@@ -270,8 +290,8 @@ impl Scanner {
         let mut words: Vec<(String, Entry)> = map.into_iter().collect();
         words.sort_by(|a, b| a.0.cmp(&b.0));
         let ac = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(AcMatchKind::Standard)
+            .match_kind(AcMatchKind::LeftmostLongest)
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
             .build(words.iter().map(|w| w.0.as_str()))
             .map_err(|e| Error::Build(e.to_string()))?;
         let entries = words.into_iter().map(|w| w.1).collect();
@@ -350,7 +370,7 @@ impl Scanner {
         if self.config.enabled(Kind::UnicodeSmuggling) {
             out.extend(unicode::scan(text));
         }
-        if self.config.normalize && !text.is_ascii() {
+        if self.config.normalize && normalize::needs_normalization(text) {
             let n = normalize::normalize(text);
             if n.text != text {
                 for mut f in self.scan_core(&n.text) {
@@ -400,13 +420,13 @@ impl Scanner {
                     }
                     let Ok(qid) = PatternID::new(q) else { continue };
                     let input = Input::new(text).range(s..).anchored(Anchored::Pattern(qid));
-                    if let Some(m2) = re.search(&input) {
-                        if let Some(v) = self.validate(q, text, m2.start(), m2.end()) {
-                            at = v.end.max(m2.end()).max(s + 1);
-                            out.push(self.finding(q, v, text, &hits));
-                            matched = true;
-                            break;
-                        }
+                    if let Some(m2) = re.search(&input)
+                        && let Some(v) = self.validate(q, text, m2.start(), m2.end())
+                    {
+                        at = v.end.max(m2.end()).max(s + 1);
+                        out.push(self.finding(q, v, text, &hits));
+                        matched = true;
+                        break;
                     }
                 }
                 if !matched {
@@ -426,7 +446,7 @@ impl Scanner {
     fn keyword_hits(&self, text: &str) -> Vec<Hit> {
         let bytes = text.as_bytes();
         let mut hits = Vec::new();
-        for m in self.ac.find_overlapping_iter(text) {
+        for m in self.ac.find_iter(text) {
             let entry = m.pattern().as_usize();
             let Some(e) = self.entries.get(entry) else {
                 continue;
@@ -533,19 +553,18 @@ impl Scanner {
             let hk = f.detector == "address_hk";
             for _ in 0..6 {
                 let input = Input::new(text).range(f.end..).anchored(Anchored::Yes);
-                if let Some(m) = self.address_tail.search(&input) {
-                    if m.end() > f.end {
-                        f.end = m.end();
-                        continue;
-                    }
+                if let Some(m) = self.address_tail.search(&input)
+                    && m.end() > f.end
+                {
+                    f.end = m.end();
+                    continue;
                 }
-                if hk {
-                    if let Some(m) = self.hk_segment.search(&input) {
-                        if m.end() > f.end {
-                            f.end = m.end();
-                            continue;
-                        }
-                    }
+                if hk
+                    && let Some(m) = self.hk_segment.search(&input)
+                    && m.end() > f.end
+                {
+                    f.end = m.end();
+                    continue;
                 }
                 break;
             }
@@ -555,21 +574,24 @@ impl Scanner {
     fn names_pass(&self, text: &str, hits: &[Hit], out: &mut Vec<Finding>) {
         let bytes = text.as_bytes();
         // Name-list tokens by start offset.
-        let mut tokens: HashMap<usize, (usize, u8)> = HashMap::new();
+        // Hits are sorted and non-overlapping (leftmost-longest), so a
+        // sorted vector with binary search replaces a hash map.
+        let mut list: Vec<(usize, (usize, u8))> = Vec::new();
         for h in hits {
-            let roles = self.entries[h.entry].roles;
-            let intro = self.introduces_name(text, h.start, h.end).is_some();
+            let entry = &self.entries[h.entry];
+            let roles = entry.roles;
+            let intro = entry.groups & group::NAME != 0
+                && self.introduces_name(text, h.start, h.end).is_some();
             if !intro && (roles == 0 || !capitalised(&bytes[h.start..h.end])) {
                 continue;
             }
-            let t = tokens.entry(h.start).or_insert((h.end, 0));
-            if h.end >= t.0 {
-                t.0 = h.end;
-            }
-            t.1 |= roles;
+            list.push((h.start, (h.end, roles)));
         }
-        let mut starts: Vec<usize> = tokens.keys().copied().collect();
-        starts.sort_unstable();
+        if list.is_empty() && self.name_model.is_none() {
+            return;
+        }
+        let tokens = Tokens(list);
+        let starts: Vec<usize> = tokens.0.iter().map(|t| t.0).collect();
         let mut last_end = 0;
         let mut produced: Vec<Finding> = Vec::new();
         for &s in &starts {
@@ -579,7 +601,8 @@ impl Scanner {
             let Some(&(e, roles)) = tokens.get(&s) else {
                 continue;
             };
-            let title = roles & TITLE_BIT != 0 || self.introduces_name(text, s, e).is_some();
+            let title = roles & TITLE_BIT != 0
+                || (roles & !STOP_BIT == 0 && self.introduces_name(text, s, e).is_some());
             if roles & STOP_BIT != 0 && !title {
                 continue;
             }
@@ -632,22 +655,24 @@ impl Scanner {
                 parts.push(r);
             }
             // Extend left over one unknown capitalised word before a family name.
-            if !title && parts.len() == 1 && roles & (2 | 4) != 0 && roles & 1 == 0 {
-                if let Some(ps) = prev_word(bytes, s) {
-                    let r = tokens.get(&ps).map_or(0, |t| t.1);
-                    // Not inside a Title Case run ("The Quick Brown Fox").
-                    let run_before = prev_word(bytes, ps).is_some();
-                    let run_after =
-                        bytes.get(end) == Some(&b' ') && word_end(text, end + 1).is_some();
-                    if r & (STOP_BIT | TITLE_BIT) == 0
-                        && ps >= last_end
-                        && !sentence_start(bytes, ps)
-                        && !run_before
-                        && !run_after
-                    {
-                        start = ps;
-                        parts.insert(0, r);
-                    }
+            if !title
+                && parts.len() == 1
+                && roles & (2 | 4) != 0
+                && roles & 1 == 0
+                && let Some(ps) = prev_word(bytes, s)
+            {
+                let r = tokens.get(&ps).map_or(0, |t| t.1);
+                // Not inside a Title Case run ("The Quick Brown Fox").
+                let run_before = prev_word(bytes, ps).is_some();
+                let run_after = bytes.get(end) == Some(&b' ') && word_end(text, end + 1).is_some();
+                if r & (STOP_BIT | TITLE_BIT) == 0
+                    && ps >= last_end
+                    && !sentence_start(bytes, ps)
+                    && !run_before
+                    && !run_after
+                {
+                    start = ps;
+                    parts.insert(0, r);
                 }
             }
             if end - start > MAX_NAME_LEN {
@@ -727,25 +752,37 @@ impl Scanner {
     }
 }
 
+/// Name-list tokens sorted by start offset.
+struct Tokens(Vec<(usize, (usize, u8))>);
+
+impl Tokens {
+    fn get(&self, start: &usize) -> Option<&(usize, u8)> {
+        self.0
+            .binary_search_by_key(start, |t| t.0)
+            .ok()
+            .map(|i| &self.0[i].1)
+    }
+}
+
 impl Scanner {
     /// If the keyword hit `[s, e)` is a name introducer ("my name is",
     /// "name:", "dear", "signed") followed by a capitalised word, the
     /// byte offset of that word.
     fn introduces_name(&self, text: &str, s: usize, e: usize) -> Option<usize> {
-        let word = text.get(s..e)?.to_ascii_lowercase();
-        if !matches!(
-            word.as_str(),
-            "my name is"
-                | "name is"
-                | "name"
-                | "dear"
-                | "signed"
-                | "regards"
-                | "sincerely"
-                | "i am"
-                | "i'm"
-                | "姓名"
-        ) {
+        const INTRODUCERS: &[&str] = &[
+            "my name is",
+            "name is",
+            "name",
+            "dear",
+            "signed",
+            "regards",
+            "sincerely",
+            "i am",
+            "i'm",
+            "姓名",
+        ];
+        let word = text.get(s..e)?;
+        if !INTRODUCERS.iter().any(|w| w.eq_ignore_ascii_case(word)) {
             return None;
         }
         let b = text.as_bytes();
@@ -755,7 +792,7 @@ impl Scanner {
             p += 1;
             skipped += 1;
         }
-        if word == "name" && !text[e..p].contains(':') {
+        if word.eq_ignore_ascii_case("name") && !text[e..p].contains(':') {
             return None;
         }
         word_end(text, p).map(|_| p)
@@ -950,7 +987,7 @@ fn validate_rule(r: &Rule, text: &str, s: usize, e: usize, config: &Config) -> O
             if n != want || (end < text.len() && bytes[end].is_ascii_alphanumeric()) {
                 return None;
             }
-            validate::iban(&text[s..end]).then(|| Verdict {
+            validate::iban(&text[s..end]).then_some(Verdict {
                 start: s,
                 end,
                 score: sc,
@@ -969,7 +1006,7 @@ fn validate_rule(r: &Rule, text: &str, s: usize, e: usize, config: &Config) -> O
             validate::card_network(&d)?;
             verdict(k, s, e, sc, "Luhn check and issuer range passed")
         }
-        Check::ChinaId => validate::china_id(m).then(|| Verdict {
+        Check::ChinaId => validate::china_id(m).then_some(Verdict {
             start: s,
             end: e,
             score: sc,
@@ -984,21 +1021,21 @@ fn validate_rule(r: &Rule, text: &str, s: usize, e: usize, config: &Config) -> O
             verdict(k, s, e, sc, "HKID check digit passed")
         }
         Check::MacauId => verdict(k, s, e, sc, "Macau ID format (no public check digit)"),
-        Check::TaiwanId => validate::taiwan_id(m).then(|| Verdict {
+        Check::TaiwanId => validate::taiwan_id(m).then_some(Verdict {
             start: s,
             end: e,
             score: sc,
             kind: k,
             note: "Taiwan ID checksum passed",
         }),
-        Check::SgNric => validate::sg_nric(m).then(|| Verdict {
+        Check::SgNric => validate::sg_nric(m).then_some(Verdict {
             start: s,
             end: e,
             score: sc,
             kind: k,
             note: "NRIC/FIN check letter passed",
         }),
-        Check::UkNino => validate::uk_nino(m).then(|| Verdict {
+        Check::UkNino => validate::uk_nino(m).then_some(Verdict {
             start: s,
             end: e,
             score: sc,
@@ -1012,7 +1049,7 @@ fn validate_rule(r: &Rule, text: &str, s: usize, e: usize, config: &Config) -> O
             if !config.enabled(Kind::UsSsn) {
                 return None;
             }
-            validate::us_ssn(m).then(|| Verdict {
+            validate::us_ssn(m).then_some(Verdict {
                 start: s,
                 end: e,
                 score: sc,
@@ -1020,7 +1057,7 @@ fn validate_rule(r: &Rule, text: &str, s: usize, e: usize, config: &Config) -> O
                 note: "SSA area/group/serial rules passed",
             })
         }
-        Check::SsnBare => validate::us_ssn(m).then(|| Verdict {
+        Check::SsnBare => validate::us_ssn(m).then_some(Verdict {
             start: s,
             end: e,
             score: sc,
@@ -1029,7 +1066,7 @@ fn validate_rule(r: &Rule, text: &str, s: usize, e: usize, config: &Config) -> O
         }),
         Check::PhoneIntl => {
             let n = validate::digits(m).len();
-            (8..=15 + 5).contains(&n).then(|| Verdict {
+            (8..=15 + 5).contains(&n).then_some(Verdict {
                 start: s,
                 end: e,
                 score: sc,
@@ -1095,14 +1132,14 @@ fn validate_rule(r: &Rule, text: &str, s: usize, e: usize, config: &Config) -> O
             }
             verdict(k, s, e, sc, "EUI-48 format")
         }
-        Check::Base58 => validate::base58check(m).then(|| Verdict {
+        Check::Base58 => validate::base58check(m).then_some(Verdict {
             start: s,
             end: e,
             score: sc,
             kind: k,
             note: "base58check checksum passed",
         }),
-        Check::Bech32 => validate::bech32(m).then(|| Verdict {
+        Check::Bech32 => validate::bech32(m).then_some(Verdict {
             start: s,
             end: e,
             score: sc,
@@ -1118,7 +1155,7 @@ fn validate_rule(r: &Rule, text: &str, s: usize, e: usize, config: &Config) -> O
         }
         Check::Address => verdict(k, s, e, sc, "house number + street name + street suffix"),
         Check::HkAddress => verdict(k, s, e, sc, "flat/room + floor (Hong Kong style)"),
-        Check::Secret => secrets::plausible_secret(m).then(|| Verdict {
+        Check::Secret => secrets::plausible_secret(m).then_some(Verdict {
             start: s,
             end: e,
             score: sc,
@@ -1168,7 +1205,7 @@ fn validate_rule(r: &Rule, text: &str, s: usize, e: usize, config: &Config) -> O
             }
             verdict(k, s, e, sc, "account number format after account keyword")
         }
-        Check::Nhs => validate::uk_nhs(m).then(|| Verdict {
+        Check::Nhs => validate::uk_nhs(m).then_some(Verdict {
             start: s,
             end: e,
             score: sc,

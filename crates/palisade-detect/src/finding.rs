@@ -297,9 +297,18 @@ pub fn resolve_overlaps(mut findings: Vec<Finding>) -> Vec<Finding> {
             .then(a.kind.cmp(&b.kind))
             .then(a.detector.cmp(&b.detector))
     });
+    // Kept spans are disjoint, so a candidate overlaps one of them exactly
+    // when the kept span starting last before the candidate's end reaches
+    // past its start: one ordered-map lookup per candidate.
+    let mut taken: std::collections::BTreeMap<usize, usize> = std::collections::BTreeMap::new();
     let mut kept: Vec<Finding> = Vec::with_capacity(findings.len());
     for f in findings {
-        if !kept.iter().any(|k| k.overlaps(&f)) {
+        let clash = taken
+            .range(..f.end.max(f.start + 1))
+            .next_back()
+            .is_some_and(|(_, &end)| end > f.start);
+        if !clash {
+            taken.insert(f.start, f.end.max(f.start + 1));
             kept.push(f);
         }
     }

@@ -152,6 +152,43 @@ pub fn normalize(input: &str) -> Normalized {
     Normalized { text, map }
 }
 
+/// True when [`normalize`] would change `input`: it has invisible, tag or
+/// bidi characters, a confusable letter, or is not already NFKC (quick
+/// check). Plain CJK, accented Latin and most other text answer `false`
+/// quickly, so callers can skip the normalised rescan.
+pub fn needs_normalization(input: &str) -> bool {
+    if input.is_ascii() {
+        return false;
+    }
+    for c in input.chars() {
+        if c.is_ascii()
+            || ('\u{3000}'..='\u{9FFF}').contains(&c)
+            || ('\u{AC00}'..='\u{D7AF}').contains(&c)
+        {
+            // ASCII, CJK ideographs and punctuation, kana, Hangul: stable or
+            // irrelevant to detection (a full-width comma changes nothing).
+            continue;
+        }
+        if ('\u{FF01}'..='\u{FF65}').contains(&c) {
+            // Full-width forms: only letters and digits matter.
+            if c.is_alphanumeric() {
+                return true;
+            }
+            continue;
+        }
+        if is_invisible(c) || is_tag(c) || is_bidi_control(c) || confusable_to_latin(c).is_some() {
+            return true;
+        }
+        if !matches!(
+            unicode_normalization::is_nfkc_quick(std::iter::once(c)),
+            unicode_normalization::IsNormalized::Yes
+        ) {
+            return true;
+        }
+    }
+    false
+}
+
 /// Normalises and lower-cases: the form classifiers should compare against.
 pub fn normalize_for_matching(input: &str) -> String {
     normalize(input).text.to_lowercase()

@@ -47,47 +47,61 @@ fn finding(
     }
 }
 
-/// Finds smuggling in `text`.
+/// True for characters that belong to a word for the mixed-script check.
+fn wordish(c: char) -> bool {
+    c.is_ascii_alphanumeric() || (!c.is_ascii() && script(c) != Script::Other)
+}
+
+/// Finds smuggling in `text`. Only non-ASCII characters are inspected (ASCII
+/// runs are skipped byte-wise); a word is examined for mixed scripts only
+/// when it contains a Cyrillic or Greek letter.
 pub fn scan(text: &str) -> Vec<Finding> {
     let mut out = Vec::new();
-    if text.is_ascii() {
-        return out;
-    }
-    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    let bytes = text.as_bytes();
     let mut i = 0;
-    while i < chars.len() {
-        let (pos, c) = chars[i];
+    // End of the last word already checked for mixed scripts.
+    let mut checked_to = 0;
+    while i < bytes.len() {
+        if bytes[i] < 0x80 {
+            i += 1;
+            continue;
+        }
+        let Some(c) = text[i..].chars().next() else {
+            break;
+        };
+        let pos = i;
+        let len = c.len_utf8();
         if is_tag(c) {
-            let mut j = i;
-            while j < chars.len() && is_tag(chars[j].1) {
-                j += 1;
+            let mut end = pos + len;
+            let mut n = 1;
+            while let Some(d) = text[end..].chars().next().filter(|d| is_tag(*d)) {
+                end += d.len_utf8();
+                n += 1;
             }
-            let end = chars.get(j).map_or(text.len(), |x| x.0);
             out.push(finding(
                 pos,
                 end,
                 0.99,
                 "unicode_tags",
-                format!("{} Unicode tag characters (hidden text)", j - i),
+                format!("{n} Unicode tag characters (hidden text)"),
             ));
-            i = j;
+            i = end;
             continue;
         }
         if is_bidi_control(c) {
-            let end = pos + c.len_utf8();
             out.push(finding(
                 pos,
-                end,
+                pos + len,
                 0.9,
                 "bidi_control",
                 format!("bidi control U+{:04X}", c as u32),
             ));
-            i += 1;
+            i = pos + len;
             continue;
         }
         if is_invisible(c) {
-            let prev = i.checked_sub(1).map(|k| chars[k].1);
-            let next = chars.get(i + 1).map(|x| x.1);
+            let prev = text[..pos].chars().next_back();
+            let next = text[pos + len..].chars().next();
             let benign = match c {
                 // ZWJ/VS inside emoji sequences, BOM at the very start.
                 '\u{200D}' | '\u{FE0F}' | '\u{FE0E}' => {
@@ -96,22 +110,25 @@ pub fn scan(text: &str) -> Vec<Finding> {
                         || (c != '\u{200D}' && prev.is_some_and(|p| !p.is_ascii()))
                 }
                 '\u{FEFF}' => pos == 0,
-                // ZWNJ is a normal letter joiner control in Persian/Indic text.
+                // ZWNJ is a normal joiner control in Persian/Indic text.
                 '\u{200C}' => prev.is_some_and(|p| !p.is_ascii() && script(p) == Script::Other),
                 _ => false,
             };
             if benign {
-                i += 1;
+                i = pos + len;
                 continue;
             }
-            let mut j = i;
-            while j < chars.len() && is_invisible(chars[j].1) {
-                j += 1;
+            let mut end = pos + len;
+            let mut n = 1;
+            while let Some(d) = text[end..].chars().next().filter(|d| is_invisible(*d)) {
+                end += d.len_utf8();
+                n += 1;
             }
-            let end = chars.get(j).map_or(text.len(), |x| x.0);
-            let n = j - i;
             let inside_word = prev.is_some_and(char::is_alphanumeric)
-                && chars.get(j).is_some_and(|x| x.1.is_alphanumeric());
+                && text[end..]
+                    .chars()
+                    .next()
+                    .is_some_and(char::is_alphanumeric);
             let score = if n >= 3 {
                 0.95
             } else if inside_word {
@@ -126,36 +143,42 @@ pub fn scan(text: &str) -> Vec<Finding> {
                 "invisible_characters",
                 format!("{n} invisible characters"),
             ));
-            i = j;
+            i = end;
             continue;
         }
-        // Mixed-script word check at word starts.
-        if c.is_alphabetic() && (i == 0 || !chars[i - 1].1.is_alphanumeric()) {
-            let mut j = i;
-            let mut latin = false;
-            let mut other = false;
-            while j < chars.len() && (chars[j].1.is_alphanumeric() || is_invisible(chars[j].1)) {
-                match script(chars[j].1) {
-                    Script::Latin => latin = true,
-                    Script::Cyrillic | Script::Greek => other = true,
-                    Script::Other => {}
-                }
-                j += 1;
+        if matches!(script(c), Script::Cyrillic | Script::Greek) && pos >= checked_to {
+            // Find the word around it (invisible characters do not split words).
+            let mut ws = pos;
+            while let Some(p) = text[..ws]
+                .chars()
+                .next_back()
+                .filter(|p| wordish(*p) || is_invisible(*p))
+            {
+                ws -= p.len_utf8();
             }
-            if latin && other {
-                let end = chars.get(j).map_or(text.len(), |x| x.0);
+            let mut we = pos;
+            while let Some(n) = text[we..]
+                .chars()
+                .next()
+                .filter(|n| wordish(*n) || is_invisible(*n))
+            {
+                we += n.len_utf8();
+            }
+            let latin = text[ws..we].chars().any(|x| script(x) == Script::Latin);
+            if latin {
                 out.push(finding(
-                    pos,
-                    end,
+                    ws,
+                    we,
                     0.8,
                     "mixed_script_word",
                     "word mixes Latin with Cyrillic/Greek look-alikes".to_owned(),
                 ));
             }
-            // Skip only the word's first char so invisibles inside it are still seen.
+            checked_to = we;
         }
-        i += 1;
+        i = pos + len;
     }
+    out.sort_by_key(|f| f.start);
     out
 }
 

@@ -36,7 +36,7 @@ pub fn luhn_digits(d: &[u8]) -> bool {
         }
         sum += v;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Luhn check digit that completes `d` (the payload without its check digit).
@@ -61,7 +61,7 @@ pub fn luhn_check_digit(d: &[u8]) -> u8 {
 pub fn card_network(d: &[u8]) -> Option<&'static str> {
     let n = d.len();
     let p = |k: usize| -> u32 { d.iter().take(k).fold(0u32, |a, &x| a * 10 + u32::from(x)) };
-    if n < 12 || n > 19 {
+    if !(12..=19).contains(&n) {
         return None;
     }
     let p1 = p(1);
