@@ -587,9 +587,6 @@ impl Scanner {
             }
             list.push((h.start, (h.end, roles)));
         }
-        if list.is_empty() && self.name_model.is_none() {
-            return;
-        }
         let tokens = Tokens(list);
         let starts: Vec<usize> = tokens.0.iter().map(|t| t.0).collect();
         let mut last_end = 0;
@@ -694,8 +691,17 @@ impl Scanner {
                 (0.75, "listed given name + capitalised word")
             } else if n >= 2 && (family || cfam) && known >= 1 {
                 (0.65, "capitalised word + listed family name")
+            } else if given && !sentence_start(bytes, start) {
+                // Mid-sentence capitalisation is evidence of a proper noun.
+                (0.55, "listed given name, capitalised mid-sentence")
             } else if given {
                 (0.45, "listed given name alone")
+            } else if family
+                && !sentence_start(bytes, start)
+                && !followed_by_capitalised(text, end)
+                && !preceded_by_the(bytes, start)
+            {
+                (0.5, "listed family name, capitalised mid-sentence")
             } else if family {
                 (0.35, "listed family name alone")
             } else {
@@ -728,6 +734,55 @@ impl Scanner {
                 detector: Cow::Borrowed("person_name"),
                 reason,
             });
+        }
+        // "Janka M. Szász", "Ravil G Yefimov": capitalised word, a one-letter
+        // initial, capitalised word, in any cased script.
+        let mut i = 1;
+        while i + 2 < bytes.len() {
+            let b = bytes[i];
+            if !(b.is_ascii_uppercase() && bytes[i - 1] == b' ') {
+                i += 1;
+                continue;
+            }
+            let after = if bytes[i + 1] == b'.' { i + 2 } else { i + 1 };
+            if bytes.get(after) != Some(&b' ') {
+                i += 1;
+                continue;
+            }
+            let Some(next_end) = word_end(text, after + 1) else {
+                i += 1;
+                continue;
+            };
+            // The word before the initial.
+            let mut ps = i - 1;
+            while let Some(c) = text[..ps]
+                .chars()
+                .next_back()
+                .filter(|c| c.is_alphabetic() || *c == '\'')
+            {
+                ps -= c.len_utf8();
+            }
+            let first_ok = ps < i - 1 && word_end(text, ps) == Some(i - 1);
+            let stop = |w: &str| names::STOP.contains(&w) || names::TITLES.contains(&w);
+            if first_ok
+                && next_end - (after + 1) >= 2
+                && !stop(&text[ps..i - 1])
+                && !stop(&text[after + 1..next_end])
+                && !produced.iter().any(|f| f.start < next_end && ps < f.end)
+                && !out.iter().any(|f| f.start < next_end && ps < f.end)
+            {
+                produced.push(Finding {
+                    kind: Kind::Person,
+                    start: ps,
+                    end: next_end,
+                    score: 0.75,
+                    detector: Cow::Borrowed("person_name"),
+                    reason: "person_name: capitalised name with middle initial".into(),
+                });
+                i = next_end;
+                continue;
+            }
+            i += 1;
         }
         if let Some(model) = &self.name_model {
             for (s, e, score) in model.names(text) {
@@ -872,6 +927,17 @@ fn prev_word(b: &[u8], s: usize) -> Option<usize> {
         p -= 1;
     }
     (p < s - 1 && capitalised(&b[p..s - 1])).then_some(p)
+}
+
+/// True when a capitalised word follows `end` after one space.
+fn followed_by_capitalised(text: &str, end: usize) -> bool {
+    text.as_bytes().get(end) == Some(&b' ') && word_end(text, end + 1).is_some()
+}
+
+/// True when the word at `p` follows "the " ("the White House") or a
+/// hyphen (the second half of a compound such as "Mayo-Walters").
+fn preceded_by_the(b: &[u8], p: usize) -> bool {
+    (p >= 4 && b[p - 4..p].eq_ignore_ascii_case(b"the ")) || (p >= 1 && b[p - 1] == b'-')
 }
 
 /// True when the word at `p` starts a sentence (text start or after `.!?`/newline).
