@@ -506,13 +506,27 @@ impl Scanner {
     }
 
     fn gated_pass(&self, text: &str, hits: &[Hit], out: &mut Vec<Finding>) {
-        if self.gated.is_empty() {
-            return;
-        }
+        let addresses = self.config.enabled(Kind::Address);
         for h in hits {
             let groups = self.entries[h.entry].groups;
             if groups == 0 {
                 continue;
+            }
+            if addresses
+                && groups & group::ADDRESS != 0
+                && let Some((s, e)) = address_after_keyword(text, h.end)
+                && !out.iter().any(|f| f.start < e && s < f.end)
+            {
+                let word = KEYWORDS[self.entries[h.entry].keyword].0;
+                let reason = format!("address_after_keyword: clause after '{word}'");
+                out.push(Finding {
+                    kind: Kind::Address,
+                    start: s,
+                    end: e,
+                    score: 0.75,
+                    detector: Cow::Borrowed("address_after_keyword"),
+                    reason,
+                });
             }
             for (rule, open, re) in &self.gated {
                 if groups & open == 0 {
@@ -852,6 +866,73 @@ impl Scanner {
         }
         word_end(text, p).map(|_| p)
     }
+}
+
+/// The address that follows an address keyword ("lives at", "address:"):
+/// starts at the first word containing a digit (or a `PSC`/`Unit` military
+/// prefix) within 40 bytes, and runs to the end of the clause (`?`, `!`, a
+/// blank line, or a full stop that ends a sentence rather than an
+/// abbreviation), at most 160 bytes. It must hold a digit and letters.
+fn address_after_keyword(text: &str, from: usize) -> Option<(usize, usize)> {
+    let b = text.as_bytes();
+    let window_end = (from + 40).min(b.len());
+    let digit = (from..window_end).find(|&i| b[i].is_ascii_digit())?;
+    // Stop early if the clause ends before the number.
+    if b[from..digit]
+        .iter()
+        .any(|c| matches!(c, b'.' | b'?' | b'!' | b'\n'))
+    {
+        return None;
+    }
+    let mut start = digit;
+    while start > from && !matches!(b[start - 1], b' ' | b':' | b',' | b'\t' | b'\n') {
+        start -= 1;
+    }
+    if !text.is_char_boundary(start) {
+        return None;
+    }
+    let limit = (start + 160).min(b.len());
+    let mut end = limit;
+    let mut i = start;
+    while i < limit {
+        match b[i] {
+            b'?' | b'!' | b';' => {
+                end = i;
+                break;
+            }
+            b'\n' if b.get(i + 1) == Some(&b'\n') => {
+                end = i;
+                break;
+            }
+            b'.' => {
+                let next = b.get(i + 1).copied();
+                let word_start = b[..i]
+                    .iter()
+                    .rposition(|c| !(c.is_ascii_alphabetic() || *c >= 0x80))
+                    .map_or(0, |p| p + 1);
+                let word = &b[word_start..i];
+                let abbreviation = word.len() <= 3
+                    && word.is_ascii()
+                    && word.first().is_some_and(u8::is_ascii_alphabetic);
+                if next.is_none_or(|c| c == b' ' || c == b'\n') && !abbreviation {
+                    end = i;
+                    break;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    while end > start && !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let span = text
+        .get(start..end)?
+        .trim_end_matches([' ', ',', '\n', '\t']);
+    let end = start + span.len();
+    let letters = span.chars().filter(|c| c.is_alphabetic()).count();
+    let digits = span.bytes().filter(u8::is_ascii_digit).count();
+    (span.len() >= 8 && letters >= 3 && digits >= 1).then_some((start, end))
 }
 
 /// After a title such as `Mr` or `Dr.`: the offset of the next word.

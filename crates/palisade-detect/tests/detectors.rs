@@ -271,6 +271,21 @@ fn addresses() {
         Kind::Address,
     );
     not_found("we sold 3 Big Boxes", "3 Big Boxes", Kind::Address);
+    found(
+        "She lives at 86036 Rua do Arenque 1634, Goiânia. Nice place.",
+        "86036 Rua do Arenque 1634, Goiânia",
+        Kind::Address,
+    );
+    found(
+        "地址：12 Queen's Road Central, Hong Kong",
+        "12 Queen's Road Central, Hong Kong",
+        Kind::Address,
+    );
+    not_found(
+        "the address is unknown. Call 555 at noon.",
+        "555",
+        Kind::Address,
+    );
 }
 
 #[test]
