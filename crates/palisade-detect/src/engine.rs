@@ -749,6 +749,38 @@ impl Scanner {
                 reason,
             });
         }
+        // Chinese-character names after 姓名 / 名字: two to four ideographs.
+        for h in hits {
+            let word = &text[h.start..h.end];
+            if word != "姓名" && word != "名字" {
+                continue;
+            }
+            let rest = &text[h.end..];
+            let after = rest.trim_start_matches([' ', ':', '：', '是', '為', '为']);
+            let start = h.end + (rest.len() - after.len());
+            let len: usize = after
+                .chars()
+                .take_while(|c| ('\u{4E00}'..='\u{9FFF}').contains(c))
+                .take(4)
+                .map(char::len_utf8)
+                .sum();
+            let n = after[..len].chars().count();
+            if (2..=4).contains(&n)
+                && !produced
+                    .iter()
+                    .any(|f| f.start < start + len && start < f.end)
+                && !out.iter().any(|f| f.start < start + len && start < f.end)
+            {
+                produced.push(Finding {
+                    kind: Kind::Person,
+                    start,
+                    end: start + len,
+                    score: 0.8,
+                    detector: Cow::Borrowed("person_name"),
+                    reason: format!("person_name: Chinese name after '{word}'"),
+                });
+            }
+        }
         // "Janka M. Szász", "Ravil G Yefimov": capitalised word, a one-letter
         // initial, capitalised word, in any cased script.
         let mut i = 1;
@@ -891,6 +923,10 @@ fn address_after_keyword(text: &str, from: usize) -> Option<(usize, usize)> {
     if !text.is_char_boundary(start) {
         return None;
     }
+    // Skip connectors such as a full-width colon or "is" before the value.
+    let rest = &text[start..];
+    let trimmed = rest.trim_start_matches([' ', ':', '：', '，', ',', '\t']);
+    let start = start + (rest.len() - trimmed.len());
     let limit = (start + 160).min(b.len());
     let mut end = limit;
     let mut i = start;

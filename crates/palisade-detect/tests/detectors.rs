@@ -251,6 +251,8 @@ fn names() {
     not_found("Visit The Apple Store", "Apple Store", Kind::Person);
     not_found("May I help you?", "May", Kind::Person);
     not_found("He said it was fine", "He", Kind::Person);
+    found("姓名：陳大文，電話：9123 4567", "陳大文", Kind::Person);
+    found("客户姓名：王小明。", "王小明", Kind::Person);
 }
 
 #[test]
@@ -284,6 +286,11 @@ fn addresses() {
     not_found(
         "the address is unknown. Call 555 at noon.",
         "555",
+        Kind::Address,
+    );
+    found(
+        "地址：香港九龍旺角彌敦道123號",
+        "香港九龍旺角彌敦道123號",
         Kind::Address,
     );
 }
