@@ -1331,10 +1331,10 @@ fn validate_rule(r: &Rule, text: &str, s: usize, e: usize, config: &Config) -> O
         }),
         Check::Eth => {
             let hex = &m[2..];
-            if validate::entropy(hex) < 3.0 {
+            if validate::entropy(hex) < 3.0 || !validate::eip55(hex) {
                 return None;
             }
-            verdict(k, s, e, sc, "0x + 40 hex digits")
+            verdict(k, s, e, sc, "0x + 40 hex digits, EIP-55 checksum ok")
         }
         Check::Address => verdict(k, s, e, sc, "house number + street name + street suffix"),
         Check::HkAddress => verdict(k, s, e, sc, "flat/room + floor (Hong Kong style)"),

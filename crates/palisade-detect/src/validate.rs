@@ -530,6 +530,30 @@ pub fn bech32(s: &str) -> bool {
     chk == 1 || chk == 0x2bc8_30a3
 }
 
+/// Ethereum address checksum (EIP-55): all-lower or all-upper hex carries no
+/// checksum and is accepted; mixed case must match the Keccak-256 of the
+/// lower-case address. `s` is the 40 hex digits without `0x`.
+pub fn eip55(s: &str) -> bool {
+    use sha3::{Digest as _, Keccak256};
+    if s.len() != 40 || !s.bytes().all(|c| c.is_ascii_hexdigit()) {
+        return false;
+    }
+    let has_lower = s.bytes().any(|c| c.is_ascii_lowercase());
+    let has_upper = s.bytes().any(|c| c.is_ascii_uppercase());
+    if !(has_lower && has_upper) {
+        return true;
+    }
+    let lower = s.to_ascii_lowercase();
+    let hash = Keccak256::digest(lower.as_bytes());
+    s.bytes().enumerate().all(|(i, c)| {
+        if !c.is_ascii_alphabetic() {
+            return true;
+        }
+        let nibble = (hash[i / 2] >> (if i % 2 == 0 { 4 } else { 0 })) & 0x0f;
+        (nibble >= 8) == c.is_ascii_uppercase()
+    })
+}
+
 /// Shannon entropy in bits per character.
 pub fn entropy(s: &str) -> f32 {
     let mut counts = [0u32; 256];
@@ -635,6 +659,15 @@ mod tests {
         assert!(!base58check("1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNb"));
         assert!(bech32("bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"));
         assert!(!bech32("bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t5"));
+    }
+
+    #[test]
+    fn eip55_checksum() {
+        // Test vectors from EIP-55.
+        assert!(eip55("5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"));
+        assert!(eip55("fB6916095ca1df60bB79Ce92cE3Ea74c37c5d359"));
+        assert!(!eip55("5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD"));
+        assert!(eip55("52908400098527886e0f7030069857d2e4169ee7"));
     }
 
     #[test]

@@ -224,6 +224,15 @@ fn crypto_wallets() {
         "0x52908400098527886E0F7030069857D2E4169EE7",
         Kind::CryptoWallet,
     );
+    positive_everywhere(
+        "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+        Kind::CryptoWallet,
+    );
+    not_found(
+        "eth 0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD",
+        "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD",
+        Kind::CryptoWallet,
+    );
     not_found(
         "btc 1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNb",
         "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNb",
