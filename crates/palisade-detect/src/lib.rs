@@ -13,6 +13,8 @@
 //! * [`canary`] — per-request canary strings and their detection.
 //! * [`operators`] — redact, mask, placeholder, keyed pseudonym, reversible
 //!   token (AES-SIV) with [`operators::deanonymize`], synthetic values.
+//! * [`stream::StreamRedactor`] — chunk-by-chunk redaction for streamed
+//!   responses, holding back [`Scanner::hold_back`] bytes.
 //!
 //! See `docs/detection.md` for the detector catalogue and measured quality.
 
@@ -25,6 +27,7 @@ pub mod normalize;
 pub mod operators;
 pub mod pii;
 pub mod secrets;
+pub mod stream;
 pub mod unicode;
 pub mod validate;
 
@@ -32,6 +35,7 @@ pub use canary::Canary;
 pub use engine::{Config, Scanner};
 pub use finding::{Finding, Kind, Severity, resolve_overlaps};
 pub use operators::{Key, Operator, anonymize, deanonymize};
+pub use stream::StreamRedactor;
 
 /// Errors of the detection engine. Messages never contain scanned text,
 /// keys or detected values.

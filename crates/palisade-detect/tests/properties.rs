@@ -6,12 +6,18 @@
 use std::sync::OnceLock;
 
 use palisade_detect::operators::{Operator, anonymize, deanonymize, pseudonym};
-use palisade_detect::{Key, Kind, Scanner, normalize, validate};
+use palisade_detect::{Key, Kind, Scanner, StreamRedactor, normalize, validate};
 use proptest::prelude::*;
 
 fn scanner() -> &'static Scanner {
     static S: OnceLock<Scanner> = OnceLock::new();
     S.get_or_init(|| Scanner::with_defaults().unwrap())
+}
+
+fn shared_scanner() -> std::sync::Arc<Scanner> {
+    static S: OnceLock<std::sync::Arc<Scanner>> = OnceLock::new();
+    S.get_or_init(|| std::sync::Arc::new(Scanner::with_defaults().unwrap()))
+        .clone()
 }
 
 fn key() -> Key {
@@ -134,6 +140,33 @@ proptest! {
                 let v = &text[f.start..f.end];
                 prop_assert!(!out.text.contains(v), "{} left `{}` in `{}`", op.name(), v, out.text);
             }
+        }
+    }
+
+    #[test]
+    fn streaming_redaction_leaves_no_value(
+        (text, _values) in document(),
+        pad in 200usize..900,
+        chunk in 1usize..64,
+    ) {
+        // Spread the values out so the stream releases text between them.
+        let long = text.replace('\n', &format!(" {} ", "padding words ".repeat(pad / 14)));
+        let fs = scanner().scan(&long);
+        let mut r = StreamRedactor::new(shared_scanner(), Operator::Redact);
+        let mut out = String::new();
+        let mut at = 0;
+        while at < long.len() {
+            let mut end = (at + chunk).min(long.len());
+            while !long.is_char_boundary(end) {
+                end += 1;
+            }
+            out.push_str(&r.push(&long[at..end]).unwrap());
+            at = end;
+        }
+        out.push_str(&r.finish().unwrap());
+        for f in &fs {
+            let v = &long[f.start..f.end];
+            prop_assert!(!out.contains(v), "stream left `{}`", v);
         }
     }
 
