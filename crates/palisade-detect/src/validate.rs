@@ -325,7 +325,7 @@ fn num(b: &[u8]) -> u32 {
         .fold(0, |a, &x| a * 10 + u32::from(x.wrapping_sub(b'0')))
 }
 
-/// Taiwan national ID / resident certificate: letter + [1289] + 8 digits with
+/// Taiwan national ID / resident certificate: letter + one of 1, 2, 8, 9 + 8 digits with
 /// the Ministry of the Interior weighted checksum (letter code split into two
 /// digits, weights 1,9,8,7,6,5,4,3,2,1,1, sum mod 10 == 0).
 pub fn taiwan_id(s: &str) -> bool {
