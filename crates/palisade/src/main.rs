@@ -15,9 +15,10 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "palisade", version, about, propagate_version = true)]
 struct Cli {
-    /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `palisade_gateway=debug`.
-    #[arg(long, global = true, env = "PALISADE_LOG", default_value = "info")]
-    log: String,
+    /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or
+    /// `palisade_gateway=debug`. Default: `info`, or `warn` for `demo`.
+    #[arg(long, global = true, env = "PALISADE_LOG")]
+    log: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -43,7 +44,12 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(&cli.log);
+    let default_filter = if matches!(cli.command, Command::Demo(_)) {
+        "warn"
+    } else {
+        "info"
+    };
+    init_logging(cli.log.as_deref().unwrap_or(default_filter));
     let result = match cli.command {
         Command::Serve(args) => cmd::serve::run(args),
         Command::Demo(args) => cmd::demo::run(args),
@@ -62,6 +68,13 @@ fn main() -> ExitCode {
             status.into()
         }
     }
+}
+
+/// Selects aws-lc-rs as the process-wide rustls provider, before any TLS
+/// config is built. Idempotent; a second provider would make rustls panic at
+/// run time if both `ring` and `aws-lc-rs` were compiled in.
+pub(crate) fn install_crypto_provider() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 }
 
 /// JSON logs to stderr, so stdout stays free for command output.

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Load test: latency and throughput of a ~3 KB chat request through
+#   1. the static upstream directly (nginx answering a canned completion),
+#   2. a bare nginx reverse proxy in front of it,
+#   3. Palisade in front of it.
+# Prints a Markdown table for BENCHMARKS.md. Everything listens on 127.0.0.1
+# only; each wrk run is bounded in time.
+#
+# Usage: bench/load.sh [DURATION_SECONDS]     (needs nginx and wrk: apt-get install nginx-light wrk)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+duration="${1:-10}"
+for tool in nginx wrk; do
+  command -v "$tool" >/dev/null || { echo "$tool is required: apt-get install nginx-light wrk" >&2; exit 2; }
+done
+
+work="$(mktemp -d)"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+upstream_port=18181 proxy_port=18182 palisade_port=18183
+
+# A canned chat completion, as an upstream model would answer.
+reply='{"id":"chatcmpl-bench","object":"chat.completion","created":0,"model":"bench","choices":[{"index":0,"message":{"role":"assistant","content":"This is a fixed answer from the static upstream used for load testing."},"finish_reason":"stop"}],"usage":{"prompt_tokens":600,"completion_tokens":14,"total_tokens":614}}'
+
+cat > "$work/nginx.conf" <<NGINX
+worker_processes 1;
+pid $work/nginx.pid;
+error_log $work/error.log warn;
+daemon on;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_buffer_size 64k;
+  upstream static_upstream { server 127.0.0.1:$upstream_port; keepalive 64; }
+  server {
+    listen 127.0.0.1:$upstream_port;
+    location / { default_type application/json; return 200 '$reply'; }
+  }
+  server {
+    listen 127.0.0.1:$proxy_port;
+    location / {
+      proxy_pass http://static_upstream;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+NGINX
+nginx -c "$work/nginx.conf" -p "$work"
+
+cargo build --release --quiet -p palisade
+cat > "$work/palisade.toml" <<TOML
+[server]
+listen = "127.0.0.1:$palisade_port"
+data_dir = "$work/palisade-data"
+[[upstreams]]
+name = "static"
+base_url = "http://127.0.0.1:$upstream_port/v1"
+[[routes]]
+models = ["*"]
+upstreams = ["static"]
+allow_plain_http = true
+TOML
+PALISADE_LOG=warn target/release/palisade serve --config "$work/palisade.toml" > "$work/palisade.out" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do grep -q "listening" "$work/palisade.out" 2>/dev/null && break; sleep 0.1; done
+
+# A ~3 KB chat request: a system prompt and a long user message.
+python3 - "$work/body.json" <<'PY'
+import json, sys
+filler = ("Please summarise the following meeting notes for the project team, keeping the action items "
+          "and owners, and flag anything that looks like a risk to the delivery date. ") * 20
+body = {"model": "bench-model", "messages": [
+    {"role": "system", "content": "You are a careful assistant for an engineering team."},
+    {"role": "user", "content": filler[:2950]}], "temperature": 0.2}
+open(sys.argv[1], "w").write(json.dumps(body))
+PY
+cat > "$work/post.lua" <<LUA
+local f = io.open("$work/body.json", "r")
+wrk.method = "POST"
+wrk.body = f:read("*a")
+f:close()
+wrk.headers["Content-Type"] = "application/json"
+LUA
+body_bytes=$(wc -c < "$work/body.json")
+
+# Sanity: every target answers 200 to the request.
+for port in $upstream_port $proxy_port $palisade_port; do
+  code=$(curl -s -o /dev/null -w '%{http_code}' -H 'content-type: application/json' --data-binary "@$work/body.json" "http://127.0.0.1:$port/v1/chat/completions")
+  [ "$code" = 200 ] || { echo "target on port $port answered $code" >&2; exit 1; }
+done
+
+# wrk --latency prints "50%  123.00us"; normalise to microseconds.
+to_us() { awk '{ v=$1; if (v ~ /us$/) { sub(/us$/,"",v); print v } else if (v ~ /ms$/) { sub(/ms$/,"",v); print v*1000 } else if (v ~ /s$/) { sub(/s$/,"",v); print v*1000000 } }'; }
+run() { # port connections threads -> "p50 p99 rps"
+  local out
+  out=$(wrk -t"$3" -c"$2" -d"${duration}s" --latency -s "$work/post.lua" "http://127.0.0.1:$1/v1/chat/completions")
+  local p50 p99 rps errors
+  p50=$(echo "$out" | awk '$1=="50%"{print $2}' | to_us)
+  p99=$(echo "$out" | awk '$1=="99%"{print $2}' | to_us)
+  rps=$(echo "$out" | awk '/Requests\/sec/{print $2}')
+  errors=$(echo "$out" | awk '/Non-2xx/{print $NF}')
+  [ -z "$errors" ] || { echo "non-2xx responses on port $1: $errors" >&2; exit 1; }
+  echo "$p50 $p99 $rps"
+}
+
+declare -A p50 p99 rps1 rps32
+for target in direct nginx palisade; do
+  case $target in direct) port=$upstream_port;; nginx) port=$proxy_port;; palisade) port=$palisade_port;; esac
+  read -r a b c < <(run "$port" 1 1)
+  p50[$target]=$a; p99[$target]=$b; rps1[$target]=$c
+  read -r _ _ d < <(run "$port" 32 2)
+  rps32[$target]=$d
+done
+
+cpu=$(lscpu | awk -F: '/Model name/{gsub(/^ +/,"",$2); print $2; exit}')
+echo "Machine: $cpu, $(nproc) cores; request body $body_bytes bytes; ${duration}s per run; $(date -u +%F)"
+echo
+echo "| target | p50 latency, 1 conn (µs) | p99 latency, 1 conn (µs) | req/s, 1 conn | req/s, 32 conns |"
+echo "|---|---:|---:|---:|---:|"
+for target in direct nginx palisade; do
+  printf '| %s | %.0f | %.0f | %.0f | %.0f |\n' "$target" "${p50[$target]}" "${p99[$target]}" "${rps1[$target]}" "${rps32[$target]}"
+done
+added=$(awk -v a="${p50[palisade]}" -v b="${p50[nginx]}" 'BEGIN{printf "%.0f", a-b}')
+ratio=$(awk -v a="${rps32[palisade]}" -v b="${rps32[nginx]}" 'BEGIN{printf "%.0f", 100*a/b}')
+echo
+echo "Palisade adds ${added} µs at p50 over the bare nginx proxy and reaches ${ratio}% of its throughput at 32 connections."

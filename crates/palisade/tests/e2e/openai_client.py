@@ -1,0 +1,57 @@
+"""Drives a Palisade gateway with the official `openai` Python client.
+
+Usage: python openai_client.py BASE_URL
+Prints one JSON object describing what the client saw; the Rust test
+(tests/openai_client.rs) asserts on it.
+"""
+
+import json
+import sys
+
+import openai
+
+
+def main() -> None:
+    base = sys.argv[1]
+    client = openai.OpenAI(base_url=base + "/v1", api_key="client-key", max_retries=0, timeout=20)
+    seen = {"openai_version": openai.__version__}
+
+    reply = client.chat.completions.create(
+        model="gpt-test",
+        messages=[{"role": "system", "content": "be brief"}, {"role": "user", "content": "hello from python"}],
+    )
+    seen["content"] = reply.choices[0].message.content
+    seen["finish_reason"] = reply.choices[0].finish_reason
+
+    pieces = []
+    chunks = 0
+    stream = client.chat.completions.create(
+        model="gpt-test",
+        messages=[{"role": "user", "content": "stream to python"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    for chunk in stream:
+        chunks += 1
+        if chunk.choices and chunk.choices[0].delta.content:
+            pieces.append(chunk.choices[0].delta.content)
+    seen["streamed"] = "".join(pieces)
+    seen["chunks"] = chunks
+
+    raw = client.chat.completions.with_raw_response.create(
+        model="gpt-test", messages=[{"role": "user", "content": "headers"}]
+    )
+    seen["request_id_header"] = raw.headers.get("x-request-id")
+
+    try:
+        client.chat.completions.create(model="gpt-test", messages=[{"role": "wizard", "content": "x"}])
+        seen["error"] = None
+    except openai.BadRequestError as err:
+        seen["error"] = {"status": err.status_code, "param": err.param, "code": err.code, "type": err.type}
+
+    seen["models"] = [m.id for m in client.models.list()]
+    print(json.dumps(seen))
+
+
+if __name__ == "__main__":
+    main()
