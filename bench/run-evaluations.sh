@@ -13,6 +13,11 @@ echo "evaluation data: $data"
 "$bin" --version
 status=0
 
+echo "== detection engine: presidio-research-synth (precision/recall/F1 per kind)"
+"$bin" eval detect --dataset presidio-research-synth --data-root "$data" --no-write || status=1
+echo "== detection engine: quality gate (floors just under the recorded numbers)"
+cargo run -q -p palisade-eval --example quality_gate -- "$data" || status=1
+
 echo "== model supply chain: picklescan fixtures (read as bytes, never unpickled)"
 bash bench/model_fixtures.sh "$data/model_files/picklescan-fixtures/labels.csv" || status=1
 

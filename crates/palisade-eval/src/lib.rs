@@ -1,2 +1,34 @@
 //! Evaluation harness: measures detectors on labelled data and tests endpoints
 //! for robustness, repeatability and fairness.
+//!
+//! [`detect`] scores `palisade-detect` on labelled PII datasets (precision,
+//! recall and F1 per entity type) and renders the table kept in
+//! `EVALUATION.md`.
+
+pub mod detect;
+
+/// Errors of the evaluation harness. Messages name files, never their
+/// contents.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The dataset could not be read.
+    #[error("cannot read dataset {path}: {source}")]
+    Read {
+        /// Path that failed.
+        path: String,
+        /// Underlying I/O error.
+        source: std::io::Error,
+    },
+    /// The dataset is not in a known format.
+    #[error("dataset {path} is not in the expected format: {reason}")]
+    Format {
+        /// Path of the dataset.
+        path: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// The detection engine failed to build.
+    #[error(transparent)]
+    Detect(#[from] palisade_detect::Error),
+}

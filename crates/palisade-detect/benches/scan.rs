@@ -1,0 +1,44 @@
+//! Throughput of a full scan (every detector on) over realistic mixed text:
+//! English prose, chat-style requests, code with config, some Traditional
+//! and Simplified Chinese, and personal data / secrets at a realistic
+//! density (roughly one value per 400 bytes). The text is generated here,
+//! deterministically, so results do not depend on any external data.
+
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use palisade_detect::{Config, Scanner};
+
+#[path = "support/text.rs"]
+mod text;
+
+fn bench(c: &mut Criterion) {
+    let scanner = Scanner::new(Config::default()).unwrap();
+    let mut g = c.benchmark_group("scan_all_detectors");
+    for (name, size) in [("1KB", 1024), ("4KB", 4096), ("1MB", 1 << 20)] {
+        let t = text::mixed(size);
+        g.throughput(Throughput::Bytes(t.len() as u64));
+        if size > 100_000 {
+            g.sample_size(10);
+        } else {
+            g.sample_size(50);
+        }
+        g.bench_function(name, |b| b.iter(|| black_box(scanner.scan(black_box(&t)))));
+    }
+    // English/code only (no CJK): the normalised rescan and Unicode checks are skipped.
+    let ascii: String = text::mixed(4096 * 2)
+        .chars()
+        .filter(char::is_ascii)
+        .take(4096)
+        .collect();
+    g.throughput(Throughput::Bytes(ascii.len() as u64));
+    g.bench_function("4KB_ascii", |b| {
+        b.iter(|| black_box(scanner.scan(black_box(&ascii))))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,186 @@
+//! Canary tokens: a random per-request string placed in a system prompt or
+//! a document; if it shows up in model output, the protected text leaked.
+//!
+//! Detection survives the usual evasions: the token split by spaces,
+//! hyphens, newlines or zero-width characters, re-cased, written in
+//! full-width or homoglyph letters (via [`crate::normalize`]), reversed,
+//! hex-encoded or base64-encoded (standard or URL-safe alphabet, any byte
+//! alignment).
+
+use std::borrow::Cow;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+
+use crate::finding::{Finding, Kind};
+use crate::{Error, normalize};
+
+/// Crockford-style base32 alphabet (no I, L, O, U) for generated tokens.
+const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// A canary token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Canary {
+    token: String,
+    squeezed: String,
+    encoded: Vec<(String, &'static str)>,
+}
+
+impl std::fmt::Debug for Canary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Canary(..)")
+    }
+}
+
+impl Canary {
+    /// A fresh random canary such as `PAL-7QK2M9XW4HJD3RTV` (80 random bits).
+    pub fn generate() -> Result<Canary, Error> {
+        let mut raw = [0u8; 16];
+        getrandom::fill(&mut raw).map_err(|_| Error::Key("no system randomness for canary"))?;
+        let body: String = raw
+            .iter()
+            .map(|b| ALPHABET[usize::from(b % 32)] as char)
+            .collect();
+        Canary::from_token(&format!("PAL-{body}"))
+    }
+
+    /// Wraps a known token (e.g. one stored with a request). It needs at
+    /// least 12 ASCII letters or digits to be distinctive.
+    pub fn from_token(token: &str) -> Result<Canary, Error> {
+        let squeezed: String = token
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        if squeezed.len() < 12 || !token.is_ascii() {
+            return Err(Error::Key(
+                "canary token needs at least 12 ASCII letters or digits",
+            ));
+        }
+        let mut encoded = Vec::new();
+        for k in 0..3usize {
+            let mut buf = vec![0u8; k];
+            buf.extend_from_slice(token.as_bytes());
+            for (engine, name) in [(&STANDARD, "base64"), (&URL_SAFE, "base64url")] {
+                let enc = engine.encode(&buf);
+                let enc = enc.trim_end_matches('=');
+                let skip = if k == 0 { 0 } else { 4 };
+                if enc.len() > skip + 4 + 8 {
+                    let core = enc[skip..enc.len() - 4].to_owned();
+                    if !encoded.iter().any(|(c, _)| *c == core) {
+                        encoded.push((core, name));
+                    }
+                }
+            }
+        }
+        let hex: String = token.bytes().map(|b| format!("{b:02x}")).collect();
+        encoded.push((hex, "hex"));
+        Ok(Canary {
+            token: token.to_owned(),
+            squeezed,
+            encoded,
+        })
+    }
+
+    /// The token to embed.
+    pub fn as_str(&self) -> &str {
+        &self.token
+    }
+
+    /// Every place the canary appears in `text`, as `canary_leak` findings.
+    pub fn find_in(&self, text: &str) -> Vec<Finding> {
+        let mut out = Vec::new();
+        let push = |out: &mut Vec<Finding>, s: usize, e: usize, how: &'static str| {
+            if !out.iter().any(|f: &Finding| f.start < e && s < f.end) {
+                out.push(Finding {
+                    kind: Kind::CanaryLeak,
+                    start: s,
+                    end: e,
+                    score: 1.0,
+                    detector: Cow::Borrowed("canary"),
+                    reason: format!("canary token found ({how})"),
+                });
+            }
+        };
+        // Encoded forms first, on the raw text (case matters for base64).
+        for (core, how) in &self.encoded {
+            let hay = if *how == "hex" {
+                Cow::Owned(text.to_ascii_lowercase())
+            } else {
+                Cow::Borrowed(text)
+            };
+            for (i, _) in hay.match_indices(core.as_str()) {
+                push(&mut out, i, i + core.len(), how);
+            }
+        }
+        // Squeezed form: normalise, keep only ASCII letters and digits, lower-case.
+        let n = normalize::normalize(text);
+        let mut sq = String::with_capacity(n.text.len());
+        let mut map: Vec<(usize, usize)> = Vec::with_capacity(n.text.len());
+        for (i, c) in n.text.char_indices() {
+            if c.is_ascii_alphanumeric() {
+                sq.push(c.to_ascii_lowercase());
+                map.push(n.map[i]);
+            }
+        }
+        let reversed: String = self.squeezed.chars().rev().collect();
+        for (needle, how) in [
+            (&self.squeezed, "verbatim, spaced, split or re-cased"),
+            (&reversed, "reversed"),
+        ] {
+            for (i, _) in sq.match_indices(needle.as_str()) {
+                let (s, _) = map[i];
+                let (_, e) = map[i + needle.len() - 1];
+                push(&mut out, s, e, how);
+            }
+        }
+        out.sort_by_key(|f| f.start);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_evasions() {
+        let c = Canary::from_token("PAL-7QK2M9XW4HJD3RTV").unwrap();
+        let t = c.as_str();
+        assert_eq!(c.find_in(&format!("leak: {t} end")).len(), 1);
+        assert_eq!(c.find_in("p a l 7 q k 2 m 9 x w 4 h j d 3 r t v").len(), 1);
+        assert_eq!(c.find_in("pal-7qk2m9xw\n4hjd3rtv").len(), 1);
+        assert_eq!(c.find_in("PAL\u{200B}-7QK2M9XW4HJD3RTV").len(), 1);
+        assert_eq!(
+            c.find_in("ＰＡＬ－７ＱＫ２Ｍ９ＸＷ４ＨＪＤ３ＲＴＶ").len(),
+            1
+        );
+        for k in 0..3 {
+            let mut s = "x".repeat(k);
+            s.push_str(t);
+            s.push_str(" tail");
+            let b = STANDARD.encode(s.as_bytes());
+            assert_eq!(
+                c.find_in(&format!("encoded: {b}")).len(),
+                1,
+                "alignment {k}"
+            );
+        }
+        let hex: String = t.bytes().map(|b| format!("{b:02X}")).collect();
+        assert_eq!(c.find_in(&hex).len(), 1);
+        let rev: String = t.chars().rev().collect();
+        assert_eq!(c.find_in(&rev).len(), 1);
+    }
+
+    #[test]
+    fn no_false_positive() {
+        let c = Canary::generate().unwrap();
+        assert!(
+            c.find_in("an ordinary answer about PAL and tokens")
+                .is_empty()
+        );
+        let other = Canary::generate().unwrap();
+        assert!(c.find_in(other.as_str()).is_empty());
+        assert!(Canary::from_token("short").is_err());
+    }
+}

@@ -1,0 +1,1406 @@
+//! The compiled [`Scanner`]: every pattern detector in one regex pass, every
+//! keyword and name list in one Aho-Corasick pass, validators only on
+//! candidates.
+//!
+//! How one scan works:
+//! 1. one leftmost-first pass of a `regex_automata::meta::Regex` built with
+//!    `build_many` over all enabled pattern rules (PII + secrets). A
+//!    candidate that fails its validator is retried, anchored at the same
+//!    position, against the lower-priority rules that can start with that
+//!    byte, so a failed checksum never hides another detector's match;
+//! 2. one overlapping Aho-Corasick pass over the context keywords and the
+//!    name lists (ASCII case-insensitive);
+//! 3. context-gated rules (passport, date of birth, bank account, NHS, bare
+//!    SSN) run only in a short window after one of their keywords;
+//! 4. names are assembled from the name-list hits; addresses are extended
+//!    over apartment/city/postcode or Hong Kong district tails;
+//! 5. unicode smuggling is checked (nothing to do on ASCII text), and text
+//!    containing non-ASCII is normalised (NFKC, invisibles removed,
+//!    confusables folded) and rescanned so `９１２３ ４５６７` or an e-mail
+//!    split by zero-width spaces is still found; spans map back to the input.
+//!
+//! The scanner is immutable after [`Scanner::new`] and `Send + Sync`; share
+//! one behind an `Arc`.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind as AcMatchKind};
+use regex_automata::meta::{self, Regex};
+use regex_automata::util::syntax;
+use regex_automata::{Anchored, Input, MatchKind, PatternID};
+
+use crate::context::{self, KEYWORDS, group};
+use crate::finding::{Finding, Kind, resolve_overlaps};
+use crate::names::{self, NameModel, NameRole};
+use crate::pii::{self, Check, GATED_RULES, Lead, PII_RULES, Rule};
+use crate::secrets;
+use crate::validate;
+use crate::{Error, normalize, unicode};
+
+/// Bytes before a candidate in which a context word counts.
+const CONTEXT_BEFORE: usize = 64;
+/// Bytes after a candidate in which a context word counts.
+const CONTEXT_AFTER: usize = 24;
+/// Bytes after a keyword in which a gated rule may match.
+const GATE_WINDOW: usize = 48;
+/// How much a context word adds to a score.
+const CONTEXT_BOOST: f32 = 0.2;
+/// Longest span counted for patterns with unbounded repetition (JWTs, bearer
+/// headers) when computing the streaming hold-back.
+const UNBOUNDED_CAP: usize = 1024;
+/// Longest name span the name detector builds.
+const MAX_NAME_LEN: usize = 96;
+
+/// Scanner configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Kinds to detect; `None` means every kind this engine knows.
+    pub kinds: Option<Vec<Kind>>,
+    /// Findings below this score are dropped.
+    pub min_score: f32,
+    /// Rescan normalised text when the input has non-ASCII characters.
+    pub normalize: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            kinds: None,
+            min_score: 0.5,
+            normalize: true,
+        }
+    }
+}
+
+impl Config {
+    /// Config that only detects the given kinds.
+    pub fn only(kinds: impl IntoIterator<Item = Kind>) -> Self {
+        Config {
+            kinds: Some(kinds.into_iter().collect()),
+            ..Config::default()
+        }
+    }
+
+    fn enabled(&self, kind: Kind) -> bool {
+        self.kinds.as_ref().is_none_or(|k| k.contains(&kind))
+    }
+}
+
+/// What an Aho-Corasick pattern stands for.
+#[derive(Debug, Clone, Copy, Default)]
+struct Entry {
+    /// Context groups (0 if not a keyword).
+    groups: u32,
+    /// Name roles as bit flags (see [`role_bit`]).
+    roles: u8,
+    /// Index of the keyword in [`KEYWORDS`] (for reasons).
+    keyword: usize,
+    /// Keyword needs ASCII word boundaries.
+    ascii: bool,
+}
+
+fn role_bit(r: NameRole) -> u8 {
+    match r {
+        NameRole::Given => 1,
+        NameRole::Family => 2,
+        NameRole::ChineseFamily => 4,
+        NameRole::ChineseGiven => 8,
+    }
+}
+
+const STOP_BIT: u8 = 16;
+const TITLE_BIT: u8 = 32;
+
+/// A keyword hit from the Aho-Corasick pass.
+#[derive(Debug, Clone, Copy)]
+struct Hit {
+    start: usize,
+    end: usize,
+    entry: usize,
+}
+
+/// Result of a validator.
+struct Verdict {
+    start: usize,
+    end: usize,
+    score: f32,
+    kind: Kind,
+    note: &'static str,
+}
+
+/// A compiled, reusable scanner. Build once, scan many texts from many
+/// threads.
+pub struct Scanner {
+    config: Config,
+    rules: Vec<Rule>,
+    regex: Option<Regex>,
+    gated: Vec<(Rule, u32, Regex)>,
+    ac: AhoCorasick,
+    entries: Vec<Entry>,
+    address_tail: Regex,
+    hk_segment: Regex,
+    hold_back: usize,
+    name_model: Option<Box<dyn NameModel>>,
+}
+
+impl std::fmt::Debug for Scanner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scanner")
+            .field("config", &self.config)
+            .field("rules", &self.rules.len())
+            .field("hold_back", &self.hold_back)
+            .finish_non_exhaustive()
+    }
+}
+
+fn syntax_config() -> syntax::Config {
+    syntax::Config::new().unicode(false).utf8(false)
+}
+
+fn build_regex<P: AsRef<str>>(patterns: &[P]) -> Result<Regex, Error> {
+    meta::Builder::new()
+        .syntax(syntax_config())
+        .configure(
+            meta::Config::new()
+                .match_kind(MatchKind::LeftmostFirst)
+                .utf8_empty(false)
+                .nfa_size_limit(Some(256 << 20))
+                .hybrid_cache_capacity(8 << 20)
+                .which_captures(regex_automata::nfa::thompson::WhichCaptures::Implicit),
+        )
+        .build_many(patterns)
+        .map_err(|e| Error::Build(e.to_string()))
+}
+
+fn max_len(pattern: &str) -> usize {
+    syntax::parse_with(pattern, &syntax_config())
+        .ok()
+        .and_then(|h| h.properties().maximum_len())
+        .map_or(UNBOUNDED_CAP, |n| n.min(UNBOUNDED_CAP))
+}
+
+impl Scanner {
+    /// Compiles every enabled detector. Fails only if a built-in pattern does
+    /// not compile (a bug) or the configuration is out of range.
+    pub fn new(config: Config) -> Result<Scanner, Error> {
+        if !(0.0..=1.0).contains(&config.min_score) {
+            return Err(Error::Config("min_score must be within 0..=1".into()));
+        }
+        let mut rules: Vec<Rule> = Vec::new();
+        if config.enabled(Kind::Secret) {
+            for f in secrets::FORMATS {
+                let check = if f.name == "private_key_pem" {
+                    Check::Pem
+                } else {
+                    Check::Secret
+                };
+                rules.push(Rule {
+                    name: f.name,
+                    kind: Kind::Secret,
+                    pattern: f.pattern,
+                    check,
+                    score: 0.95,
+                    ctx: group::SECRET,
+                    lead: Lead::Any,
+                });
+            }
+        }
+        for rule in PII_RULES {
+            if config.enabled(rule.kind) {
+                rules.push(*rule);
+            }
+        }
+        if config.enabled(Kind::Secret) {
+            rules.push(Rule {
+                name: secrets::GENERIC_NAME,
+                kind: Kind::Secret,
+                pattern: secrets::GENERIC_PATTERN,
+                check: Check::GenericSecret,
+                score: 0.8,
+                ctx: group::SECRET,
+                lead: Lead::Alpha,
+            });
+        }
+        // SSN rule may yield ITIN; keep it if either is enabled.
+        if !config.enabled(Kind::UsSsn)
+            && config.enabled(Kind::UsItin)
+            && let Some(r) = PII_RULES.iter().find(|r| r.name == "us_ssn")
+        {
+            rules.push(*r);
+        }
+        let patterns: Vec<&str> = rules.iter().map(|r| r.pattern).collect();
+        let regex = if patterns.is_empty() {
+            None
+        } else {
+            Some(build_regex(&patterns)?)
+        };
+        let mut gated = Vec::new();
+        for (rule, groups) in GATED_RULES {
+            if config.enabled(rule.kind) {
+                gated.push((*rule, *groups, build_regex(&[rule.pattern])?));
+            }
+        }
+
+        // One automaton for keywords, names, titles and stop words.
+        // Case-sensitive on purpose: names must be capitalised anyway, so
+        // matching only `Chan`/`Ma`/`Li` (not `chan`, `format`, `like`) keeps
+        // the hit count low; keywords get lower, Capitalised and UPPER forms.
+        let mut map: HashMap<String, Entry> = HashMap::new();
+        for (i, (kw, groups)) in KEYWORDS.iter().enumerate() {
+            // Short keywords that hide inside ordinary words ("id" in "did",
+            // "eth" in "method") only match Capitalised or UPPER.
+            let noisy = kw.len() <= 3
+                && !matches!(*kw, "tel" | "ssn" | "dob" | "nhs" | "btc" | "pwd" | "fax");
+            let mut forms = vec![kw.to_ascii_uppercase()];
+            if !noisy {
+                forms.push(kw.to_ascii_lowercase());
+            }
+            let mut cap = kw.to_ascii_lowercase();
+            if let Some(first) = cap.get_mut(..1) {
+                first.make_ascii_uppercase();
+            }
+            forms.push(cap);
+            forms.dedup();
+            for form in forms {
+                let e = map.entry(form).or_default();
+                e.groups |= groups;
+                e.keyword = i;
+                e.ascii = kw.is_ascii();
+            }
+        }
+        let person = config.enabled(Kind::Person);
+        if person {
+            let lists: [(&[&str], u8); 6] = [
+                (names::GIVEN, role_bit(NameRole::Given)),
+                (names::FAMILY, role_bit(NameRole::Family)),
+                (names::CHINESE_FAMILY, role_bit(NameRole::ChineseFamily)),
+                (names::CHINESE_GIVEN, role_bit(NameRole::ChineseGiven)),
+                (names::STOP, STOP_BIT),
+                (names::TITLES, TITLE_BIT),
+            ];
+            for (list, bit) in lists {
+                for n in list {
+                    let e = map.entry((*n).to_owned()).or_default();
+                    e.roles |= bit;
+                    e.ascii = true;
+                }
+            }
+        }
+        let mut words: Vec<(String, Entry)> = map.into_iter().collect();
+        words.sort_by(|a, b| a.0.cmp(&b.0));
+        let ac = AhoCorasickBuilder::new()
+            .match_kind(AcMatchKind::LeftmostLongest)
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+            .build(words.iter().map(|w| w.0.as_str()))
+            .map_err(|e| Error::Build(e.to_string()))?;
+        let entries = words.into_iter().map(|w| w.1).collect();
+
+        let address_tail = build_regex(&[pii::ADDRESS_TAIL])?;
+        let hk_segment = build_regex(&[pii::HK_SEGMENT])?;
+
+        let hold_back = rules
+            .iter()
+            .map(|r| max_len(r.pattern))
+            .chain(gated.iter().map(|g| max_len(g.0.pattern) + GATE_WINDOW))
+            .chain([MAX_NAME_LEN, CONTEXT_BEFORE + CONTEXT_AFTER, 512])
+            .max()
+            .unwrap_or(UNBOUNDED_CAP);
+
+        Ok(Scanner {
+            config,
+            rules,
+            regex,
+            gated,
+            ac,
+            entries,
+            address_tail,
+            hk_segment,
+            hold_back,
+            name_model: None,
+        })
+    }
+
+    /// A scanner with every detector on and default thresholds.
+    pub fn with_defaults() -> Result<Scanner, Error> {
+        Scanner::new(Config::default())
+    }
+
+    /// Adds a statistical name recogniser whose spans join the list-based
+    /// person names.
+    pub fn with_name_model(mut self, model: Box<dyn NameModel>) -> Scanner {
+        self.name_model = Some(model);
+        self
+    }
+
+    /// The configuration this scanner was built with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Number of pattern rules compiled into the single regex pass.
+    pub fn rule_count(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// Names of every pattern rule (secret formats and personal-data rules).
+    pub fn rule_names(&self) -> Vec<&'static str> {
+        self.rules.iter().map(|r| r.name).collect()
+    }
+
+    /// How many trailing bytes a streaming caller must hold back (or re-scan
+    /// in an overlapping window) so that no match can straddle the boundary:
+    /// the longest match any rule can produce plus the context window.
+    /// Patterns with unbounded repetition count as 1024 bytes; a PEM private
+    /// key is detected from its 30–40 byte header line alone.
+    pub fn hold_back(&self) -> usize {
+        self.hold_back
+    }
+
+    /// Scans `text` and returns non-overlapping findings sorted by start
+    /// (overlaps resolved with [`resolve_overlaps`]).
+    pub fn scan(&self, text: &str) -> Vec<Finding> {
+        resolve_overlaps(self.scan_all(text))
+    }
+
+    /// Scans `text` and returns every finding above `min_score`, possibly
+    /// overlapping (e.g. a homoglyph word inside an e-mail address).
+    pub fn scan_all(&self, text: &str) -> Vec<Finding> {
+        let mut out = self.scan_core(text);
+        if self.config.enabled(Kind::UnicodeSmuggling) {
+            out.extend(unicode::scan(text));
+        }
+        if self.config.normalize && normalize::needs_normalization(text) {
+            let n = normalize::normalize(text);
+            if n.text != text {
+                for mut f in self.scan_core(&n.text) {
+                    let Some((s, e)) = n.to_input_span(f.start, f.end) else {
+                        continue;
+                    };
+                    if out
+                        .iter()
+                        .any(|o| o.kind == f.kind && o.start == s && o.end == e)
+                    {
+                        continue;
+                    }
+                    f.start = s;
+                    f.end = e;
+                    f.reason.push_str("; found after Unicode normalisation");
+                    out.push(f);
+                }
+            }
+        }
+        out.retain(|f| f.score >= self.config.min_score);
+        out.sort_by(|a, b| a.start.cmp(&b.start).then(a.end.cmp(&b.end)));
+        out
+    }
+
+    fn scan_core(&self, text: &str) -> Vec<Finding> {
+        let bytes = text.as_bytes();
+        let hits = self.keyword_hits(text);
+        let mut out: Vec<Finding> = Vec::new();
+
+        if let Some(re) = &self.regex {
+            let mut at = 0;
+            while at < text.len() {
+                let input = Input::new(text).range(at..);
+                let Some(m) = re.search(&input) else { break };
+                let pid = m.pattern().as_usize();
+                let (s, e) = (m.start(), m.end());
+                if let Some(v) = self.validate(pid, text, s, e) {
+                    at = v.end.max(e).max(s + 1);
+                    out.push(self.finding(pid, v, text, &hits));
+                    continue;
+                }
+                let mut matched = false;
+                let first = bytes[s];
+                for q in pid + 1..self.rules.len() {
+                    if !self.rules[q].lead.admits(first) {
+                        continue;
+                    }
+                    let Ok(qid) = PatternID::new(q) else { continue };
+                    let input = Input::new(text).range(s..).anchored(Anchored::Pattern(qid));
+                    if let Some(m2) = re.search(&input)
+                        && let Some(v) = self.validate(q, text, m2.start(), m2.end())
+                    {
+                        at = v.end.max(m2.end()).max(s + 1);
+                        out.push(self.finding(q, v, text, &hits));
+                        matched = true;
+                        break;
+                    }
+                }
+                if !matched {
+                    at = next_boundary(text, s);
+                }
+            }
+        }
+
+        self.gated_pass(text, &hits, &mut out);
+        self.extend_addresses(text, &mut out);
+        if self.config.enabled(Kind::Person) {
+            self.names_pass(text, &hits, &mut out);
+        }
+        out
+    }
+
+    fn keyword_hits(&self, text: &str) -> Vec<Hit> {
+        let bytes = text.as_bytes();
+        let mut hits = Vec::new();
+        for m in self.ac.find_iter(text) {
+            let entry = m.pattern().as_usize();
+            let Some(e) = self.entries.get(entry) else {
+                continue;
+            };
+            if e.ascii && !context::on_word_boundaries(bytes, m.start(), m.end()) {
+                continue;
+            }
+            hits.push(Hit {
+                start: m.start(),
+                end: m.end(),
+                entry,
+            });
+        }
+        hits.sort_by_key(|h| (h.start, h.end));
+        hits
+    }
+
+    /// The first context keyword of `groups` near `[s, e)`.
+    fn context_word(&self, hits: &[Hit], groups: u32, s: usize, e: usize) -> Option<&'static str> {
+        let from = s.saturating_sub(CONTEXT_BEFORE);
+        let to = e + CONTEXT_AFTER;
+        let first = hits.partition_point(|h| h.start < from);
+        hits[first..]
+            .iter()
+            .take_while(|h| h.start < to)
+            .filter(|h| h.end <= s || h.start >= e)
+            .find(|h| self.entries[h.entry].groups & groups != 0)
+            .map(|h| KEYWORDS[self.entries[h.entry].keyword].0)
+    }
+
+    fn finding(&self, rule: usize, v: Verdict, _text: &str, hits: &[Hit]) -> Finding {
+        let r = &self.rules[rule];
+        let mut score = v.score;
+        let mut reason = format!("{}: {}", r.name, v.note);
+        if let Some(word) = self.context_word(hits, r.ctx, v.start, v.end) {
+            score = (score + CONTEXT_BOOST).min(0.99);
+            reason.push_str("; context word '");
+            reason.push_str(word);
+            reason.push('\'');
+        }
+        Finding {
+            kind: v.kind,
+            start: v.start,
+            end: v.end,
+            score,
+            detector: Cow::Borrowed(r.name),
+            reason,
+        }
+    }
+
+    fn validate(&self, rule: usize, text: &str, s: usize, e: usize) -> Option<Verdict> {
+        let r = self.rules.get(rule)?;
+        if !text.is_char_boundary(s) || !text.is_char_boundary(e) {
+            return None;
+        }
+        validate_rule(r, text, s, e, &self.config)
+    }
+
+    fn gated_pass(&self, text: &str, hits: &[Hit], out: &mut Vec<Finding>) {
+        let addresses = self.config.enabled(Kind::Address);
+        for h in hits {
+            let groups = self.entries[h.entry].groups;
+            if groups == 0 {
+                continue;
+            }
+            if addresses
+                && groups & group::ADDRESS != 0
+                && let Some((s, e)) = address_after_keyword(text, h.end)
+                && !out.iter().any(|f| f.start < e && s < f.end)
+            {
+                let word = KEYWORDS[self.entries[h.entry].keyword].0;
+                let reason = format!("address_after_keyword: clause after '{word}'");
+                out.push(Finding {
+                    kind: Kind::Address,
+                    start: s,
+                    end: e,
+                    score: 0.75,
+                    detector: Cow::Borrowed("address_after_keyword"),
+                    reason,
+                });
+            }
+            for (rule, open, re) in &self.gated {
+                if groups & open == 0 {
+                    continue;
+                }
+                let mut end = (h.end + GATE_WINDOW).min(text.len());
+                while !text.is_char_boundary(end) {
+                    end -= 1;
+                }
+                let input = Input::new(text).range(h.end..end);
+                let Some(m) = re.search(&input) else { continue };
+                let (s, e) = (m.start(), m.end());
+                if out
+                    .iter()
+                    .any(|f| f.start == s && f.end == e && f.kind == rule.kind)
+                {
+                    continue;
+                }
+                // The keyword is right there, so the context boost applies;
+                // overlaps with ungated findings are resolved by score later.
+                if let Some(v) = validate_rule(rule, text, s, e, &self.config) {
+                    let word = KEYWORDS[self.entries[h.entry].keyword].0;
+                    out.push(Finding {
+                        kind: v.kind,
+                        start: v.start,
+                        end: v.end,
+                        score: (v.score + CONTEXT_BOOST).min(0.99),
+                        detector: Cow::Borrowed(rule.name),
+                        reason: format!("{}: {}; context word '{}'", rule.name, v.note, word),
+                    });
+                }
+            }
+        }
+    }
+
+    fn extend_addresses(&self, text: &str, out: &mut [Finding]) {
+        for f in out.iter_mut().filter(|f| f.kind == Kind::Address) {
+            let hk = f.detector == "address_hk";
+            for _ in 0..6 {
+                let input = Input::new(text).range(f.end..).anchored(Anchored::Yes);
+                if let Some(m) = self.address_tail.search(&input)
+                    && m.end() > f.end
+                {
+                    f.end = m.end();
+                    continue;
+                }
+                if hk
+                    && let Some(m) = self.hk_segment.search(&input)
+                    && m.end() > f.end
+                {
+                    f.end = m.end();
+                    continue;
+                }
+                break;
+            }
+        }
+    }
+
+    fn names_pass(&self, text: &str, hits: &[Hit], out: &mut Vec<Finding>) {
+        let bytes = text.as_bytes();
+        // Name-list tokens by start offset.
+        // Hits are sorted and non-overlapping (leftmost-longest), so a
+        // sorted vector with binary search replaces a hash map.
+        let mut list: Vec<(usize, (usize, u8))> = Vec::new();
+        for h in hits {
+            let entry = &self.entries[h.entry];
+            let roles = entry.roles;
+            let intro = entry.groups & group::NAME != 0
+                && self.introduces_name(text, h.start, h.end).is_some();
+            if !intro && (roles == 0 || !capitalised(&bytes[h.start..h.end])) {
+                continue;
+            }
+            list.push((h.start, (h.end, roles)));
+        }
+        let tokens = Tokens(list);
+        let starts: Vec<usize> = tokens.0.iter().map(|t| t.0).collect();
+        let mut last_end = 0;
+        let mut produced: Vec<Finding> = Vec::new();
+        for &s in &starts {
+            if s < last_end {
+                continue;
+            }
+            let Some(&(e, roles)) = tokens.get(&s) else {
+                continue;
+            };
+            let title = roles & TITLE_BIT != 0
+                || (roles & !STOP_BIT == 0 && self.introduces_name(text, s, e).is_some());
+            if roles & STOP_BIT != 0 && !title {
+                continue;
+            }
+            let mut parts: Vec<u8> = Vec::new();
+            let mut start = s;
+            let mut end = e;
+            if title {
+                // "Mr. X Y" / "my name is X Y": the name is the following capitalised words.
+                let Some(p) = self
+                    .introduces_name(text, s, e)
+                    .or_else(|| after_title(bytes, e))
+                else {
+                    continue;
+                };
+                let Some(we) = word_end(text, p) else {
+                    continue;
+                };
+                let r = tokens.get(&p).map_or(0, |t| t.1);
+                if r & (STOP_BIT | TITLE_BIT) != 0 {
+                    continue;
+                }
+                start = p;
+                end = we;
+                parts.push(r);
+            } else {
+                parts.push(roles);
+            }
+            // Extend right over capitalised words (list or not) and initials.
+            while parts.len() < 4 {
+                let mut p = end;
+                let sep = bytes.get(p).copied();
+                if !matches!(sep, Some(b' ') | Some(b'-')) {
+                    break;
+                }
+                p += 1;
+                let Some(we) = word_end(text, p) else { break };
+                let r = tokens.get(&p).map_or(0, |t| t.1);
+                if r & (STOP_BIT | TITLE_BIT) != 0 {
+                    break;
+                }
+                let known_first = parts.iter().any(|x| x & (1 | 4) != 0) || title;
+                if r == 0 && !known_first && !is_initial(&bytes[p..we]) {
+                    break;
+                }
+                if r == 0 && parts.iter().filter(|x| **x == 0).count() >= 1 && !title {
+                    // At most one unknown word in a list-seeded name.
+                    break;
+                }
+                end = we;
+                parts.push(r);
+            }
+            // Extend left over one unknown capitalised word before a family name.
+            if !title
+                && parts.len() == 1
+                && roles & (2 | 4) != 0
+                && roles & 1 == 0
+                && let Some(ps) = prev_word(bytes, s)
+            {
+                let r = tokens.get(&ps).map_or(0, |t| t.1);
+                // Not inside a Title Case run ("The Quick Brown Fox").
+                let run_before = prev_word(bytes, ps).is_some();
+                let run_after = bytes.get(end) == Some(&b' ') && word_end(text, end + 1).is_some();
+                if r & (STOP_BIT | TITLE_BIT) == 0
+                    && ps >= last_end
+                    && !sentence_start(bytes, ps)
+                    && !run_before
+                    && !run_after
+                {
+                    start = ps;
+                    parts.insert(0, r);
+                }
+            }
+            if end - start > MAX_NAME_LEN {
+                continue;
+            }
+            let n = parts.len();
+            let given = parts.iter().any(|r| r & 1 != 0);
+            let family = parts.iter().any(|r| r & 2 != 0);
+            let cfam = parts.iter().any(|r| r & 4 != 0);
+            let cgiven = parts.iter().filter(|r| **r & 8 != 0).count();
+            let known = parts.iter().filter(|r| **r != 0).count();
+            let (mut score, note) = if title {
+                (0.8, "title followed by capitalised name")
+            } else if n >= 2 && cfam && cgiven >= 1 {
+                (0.85, "romanised Chinese family + given name")
+            } else if n >= 2 && given && (family || cfam) {
+                (0.85, "given + family name from lists")
+            } else if n >= 2 && given {
+                (0.75, "listed given name + capitalised word")
+            } else if n >= 2 && (family || cfam) && known >= 1 {
+                (0.65, "capitalised word + listed family name")
+            } else if given && !sentence_start(bytes, start) {
+                // Mid-sentence capitalisation is evidence of a proper noun.
+                (0.55, "listed given name, capitalised mid-sentence")
+            } else if given {
+                (0.45, "listed given name alone")
+            } else if family
+                && !sentence_start(bytes, start)
+                && !followed_by_capitalised(text, end)
+                && !preceded_by_the(bytes, start)
+            {
+                (0.5, "listed family name, capitalised mid-sentence")
+            } else if family {
+                (0.35, "listed family name alone")
+            } else {
+                (0.2, "name syllable alone")
+            };
+            let word = self
+                .context_word(hits, group::NAME | group::TITLE, start, end)
+                .filter(|_| !title);
+            if word.is_some() {
+                score = f32::min(score + CONTEXT_BOOST, 0.95);
+            }
+            if score < self.config.min_score {
+                continue;
+            }
+            if out.iter().any(|f| f.start < end && start < f.end) {
+                continue;
+            }
+            let mut reason = format!("person_name: {note}");
+            if let Some(w) = word {
+                reason.push_str("; context word '");
+                reason.push_str(w);
+                reason.push('\'');
+            }
+            last_end = end;
+            produced.push(Finding {
+                kind: Kind::Person,
+                start,
+                end,
+                score,
+                detector: Cow::Borrowed("person_name"),
+                reason,
+            });
+        }
+        // Chinese-character names after 姓名 / 名字: two to four ideographs.
+        for h in hits {
+            let word = &text[h.start..h.end];
+            if word != "姓名" && word != "名字" {
+                continue;
+            }
+            let rest = &text[h.end..];
+            let after = rest.trim_start_matches([' ', ':', '：', '是', '為', '为']);
+            let start = h.end + (rest.len() - after.len());
+            let len: usize = after
+                .chars()
+                .take_while(|c| ('\u{4E00}'..='\u{9FFF}').contains(c))
+                .take(4)
+                .map(char::len_utf8)
+                .sum();
+            let n = after[..len].chars().count();
+            if (2..=4).contains(&n)
+                && !produced
+                    .iter()
+                    .any(|f| f.start < start + len && start < f.end)
+                && !out.iter().any(|f| f.start < start + len && start < f.end)
+            {
+                produced.push(Finding {
+                    kind: Kind::Person,
+                    start,
+                    end: start + len,
+                    score: 0.8,
+                    detector: Cow::Borrowed("person_name"),
+                    reason: format!("person_name: Chinese name after '{word}'"),
+                });
+            }
+        }
+        // "Janka M. Szász", "Ravil G Yefimov": capitalised word, a one-letter
+        // initial, capitalised word, in any cased script.
+        let mut i = 1;
+        while i + 2 < bytes.len() {
+            let b = bytes[i];
+            if !(b.is_ascii_uppercase() && bytes[i - 1] == b' ') {
+                i += 1;
+                continue;
+            }
+            let after = if bytes[i + 1] == b'.' { i + 2 } else { i + 1 };
+            if bytes.get(after) != Some(&b' ') {
+                i += 1;
+                continue;
+            }
+            let Some(next_end) = word_end(text, after + 1) else {
+                i += 1;
+                continue;
+            };
+            // The word before the initial.
+            let mut ps = i - 1;
+            while let Some(c) = text[..ps]
+                .chars()
+                .next_back()
+                .filter(|c| c.is_alphabetic() || *c == '\'')
+            {
+                ps -= c.len_utf8();
+            }
+            let first_ok = ps < i - 1 && word_end(text, ps) == Some(i - 1);
+            let stop = |w: &str| names::STOP.contains(&w) || names::TITLES.contains(&w);
+            if first_ok
+                && next_end - (after + 1) >= 2
+                && !stop(&text[ps..i - 1])
+                && !stop(&text[after + 1..next_end])
+                && !produced.iter().any(|f| f.start < next_end && ps < f.end)
+                && !out.iter().any(|f| f.start < next_end && ps < f.end)
+            {
+                produced.push(Finding {
+                    kind: Kind::Person,
+                    start: ps,
+                    end: next_end,
+                    score: 0.75,
+                    detector: Cow::Borrowed("person_name"),
+                    reason: "person_name: capitalised name with middle initial".into(),
+                });
+                i = next_end;
+                continue;
+            }
+            i += 1;
+        }
+        if let Some(model) = &self.name_model {
+            for (s, e, score) in model.names(text) {
+                if s < e
+                    && e <= text.len()
+                    && text.is_char_boundary(s)
+                    && text.is_char_boundary(e)
+                    && !produced.iter().any(|f| f.start < e && s < f.end)
+                {
+                    produced.push(Finding {
+                        kind: Kind::Person,
+                        start: s,
+                        end: e,
+                        score: score.clamp(0.0, 1.0),
+                        detector: Cow::Borrowed("name_model"),
+                        reason: "statistical name model".into(),
+                    });
+                }
+            }
+        }
+        out.extend(produced);
+    }
+}
+
+/// Name-list tokens sorted by start offset.
+struct Tokens(Vec<(usize, (usize, u8))>);
+
+impl Tokens {
+    fn get(&self, start: &usize) -> Option<&(usize, u8)> {
+        self.0
+            .binary_search_by_key(start, |t| t.0)
+            .ok()
+            .map(|i| &self.0[i].1)
+    }
+}
+
+impl Scanner {
+    /// If the keyword hit `[s, e)` is a name introducer ("my name is",
+    /// "name:", "dear", "signed") followed by a capitalised word, the
+    /// byte offset of that word.
+    fn introduces_name(&self, text: &str, s: usize, e: usize) -> Option<usize> {
+        const INTRODUCERS: &[&str] = &[
+            "my name is",
+            "name is",
+            "name",
+            "dear",
+            "signed",
+            "regards",
+            "sincerely",
+            "i am",
+            "i'm",
+            "姓名",
+        ];
+        let word = text.get(s..e)?;
+        if !INTRODUCERS.iter().any(|w| w.eq_ignore_ascii_case(word)) {
+            return None;
+        }
+        let b = text.as_bytes();
+        let mut p = e;
+        let mut skipped = 0;
+        while p < b.len() && matches!(b[p], b' ' | b':' | b',' | b'\n' | b'\t') && skipped < 4 {
+            p += 1;
+            skipped += 1;
+        }
+        if word.eq_ignore_ascii_case("name") && !text[e..p].contains(':') {
+            return None;
+        }
+        word_end(text, p).map(|_| p)
+    }
+}
+
+/// The address that follows an address keyword ("lives at", "address:"):
+/// starts at the first word containing a digit (or a `PSC`/`Unit` military
+/// prefix) within 40 bytes, and runs to the end of the clause (`?`, `!`, a
+/// blank line, or a full stop that ends a sentence rather than an
+/// abbreviation), at most 160 bytes. It must hold a digit and letters.
+fn address_after_keyword(text: &str, from: usize) -> Option<(usize, usize)> {
+    let b = text.as_bytes();
+    let window_end = (from + 40).min(b.len());
+    let digit = (from..window_end).find(|&i| b[i].is_ascii_digit())?;
+    // Stop early if the clause ends before the number.
+    if b[from..digit]
+        .iter()
+        .any(|c| matches!(c, b'.' | b'?' | b'!' | b'\n'))
+    {
+        return None;
+    }
+    let mut start = digit;
+    while start > from && !matches!(b[start - 1], b' ' | b':' | b',' | b'\t' | b'\n') {
+        start -= 1;
+    }
+    if !text.is_char_boundary(start) {
+        return None;
+    }
+    // Skip connectors such as a full-width colon or "is" before the value.
+    let rest = &text[start..];
+    let trimmed = rest.trim_start_matches([' ', ':', '：', '，', ',', '\t']);
+    let start = start + (rest.len() - trimmed.len());
+    let limit = (start + 160).min(b.len());
+    let mut end = limit;
+    let mut i = start;
+    while i < limit {
+        match b[i] {
+            b'?' | b'!' | b';' => {
+                end = i;
+                break;
+            }
+            b'\n' if b.get(i + 1) == Some(&b'\n') => {
+                end = i;
+                break;
+            }
+            b'.' => {
+                let next = b.get(i + 1).copied();
+                let word_start = b[..i]
+                    .iter()
+                    .rposition(|c| !(c.is_ascii_alphabetic() || *c >= 0x80))
+                    .map_or(0, |p| p + 1);
+                let word = &b[word_start..i];
+                let abbreviation = word.len() <= 3
+                    && word.is_ascii()
+                    && word.first().is_some_and(u8::is_ascii_alphabetic);
+                if next.is_none_or(|c| c == b' ' || c == b'\n') && !abbreviation {
+                    end = i;
+                    break;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    while end > start && !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let span = text
+        .get(start..end)?
+        .trim_end_matches([' ', ',', '\n', '\t']);
+    let end = start + span.len();
+    let letters = span.chars().filter(|c| c.is_alphabetic()).count();
+    let digits = span.bytes().filter(u8::is_ascii_digit).count();
+    (span.len() >= 8 && letters >= 3 && digits >= 1).then_some((start, end))
+}
+
+/// After a title such as `Mr` or `Dr.`: the offset of the next word.
+fn after_title(b: &[u8], e: usize) -> Option<usize> {
+    let mut p = e;
+    if b.get(p) == Some(&b'.') {
+        p += 1;
+    }
+    (b.get(p) == Some(&b' ')).then_some(p + 1)
+}
+
+fn next_boundary(text: &str, s: usize) -> usize {
+    let mut n = s + 1;
+    while n < text.len() && !text.is_char_boundary(n) {
+        n += 1;
+    }
+    n
+}
+
+/// `Xxxx` (apostrophes and hyphens allowed); all-lower or all-upper words are not names.
+fn capitalised(w: &[u8]) -> bool {
+    w.first().is_some_and(u8::is_ascii_uppercase)
+        && w.iter()
+            .skip(1)
+            .all(|b| b.is_ascii_lowercase() || *b == b'\'' || *b == b'-')
+        && (w.len() < 2 || w[1..].iter().any(u8::is_ascii_lowercase))
+}
+
+/// End of a capitalised word (any script with case: `Šárka`, `Ottová`)
+/// starting at byte `p`, or `None`. An initial such as `J.` counts.
+fn word_end(text: &str, p: usize) -> Option<usize> {
+    let rest = text.get(p..)?;
+    let mut it = rest.char_indices();
+    let (_, c0) = it.next()?;
+    if !c0.is_uppercase() {
+        return None;
+    }
+    let mut end = c0.len_utf8();
+    let mut lower = 0;
+    for (i, c) in it {
+        if c.is_lowercase() || c == '\'' || (c.is_alphabetic() && !c.is_uppercase()) {
+            lower += 1;
+            end = i + c.len_utf8();
+        } else if c.is_uppercase() || c.is_ascii_digit() || c == '_' || c == '@' {
+            return None;
+        } else {
+            break;
+        }
+    }
+    if lower == 0 {
+        // An initial: "J." or a bare "J" followed by a space.
+        return match rest.as_bytes().get(end) {
+            Some(b'.') => Some(p + end + 1),
+            Some(b' ') => Some(p + end),
+            _ => None,
+        };
+    }
+    Some(p + end)
+}
+
+fn is_initial(w: &[u8]) -> bool {
+    (w.len() == 2 && w[0].is_ascii_uppercase() && w[1] == b'.')
+        || (w.len() == 1 && w[0].is_ascii_uppercase())
+}
+
+/// Start of the capitalised word just before `s` (separated by one space).
+fn prev_word(b: &[u8], s: usize) -> Option<usize> {
+    if s < 2 || b[s - 1] != b' ' {
+        return None;
+    }
+    let mut p = s - 1;
+    while p > 0 && b[p - 1].is_ascii_alphabetic() {
+        p -= 1;
+    }
+    (p < s - 1 && capitalised(&b[p..s - 1])).then_some(p)
+}
+
+/// True when a capitalised word follows `end` after one space.
+fn followed_by_capitalised(text: &str, end: usize) -> bool {
+    text.as_bytes().get(end) == Some(&b' ') && word_end(text, end + 1).is_some()
+}
+
+/// True when the word at `p` follows "the " ("the White House") or a
+/// hyphen (the second half of a compound such as "Mayo-Walters").
+fn preceded_by_the(b: &[u8], p: usize) -> bool {
+    (p >= 4 && b[p - 4..p].eq_ignore_ascii_case(b"the ")) || (p >= 1 && b[p - 1] == b'-')
+}
+
+/// True when the word at `p` starts a sentence (text start or after `.!?`/newline).
+fn sentence_start(b: &[u8], p: usize) -> bool {
+    let mut i = p;
+    while i > 0 && b[i - 1] == b' ' {
+        i -= 1;
+    }
+    i == 0 || matches!(b[i - 1], b'.' | b'!' | b'?' | b'\n' | b'"' | b':')
+}
+
+fn verdict(kind: Kind, s: usize, e: usize, score: f32, note: &'static str) -> Option<Verdict> {
+    Some(Verdict {
+        start: s,
+        end: e,
+        score,
+        kind,
+        note,
+    })
+}
+
+/// Runs rule `r`'s validator on `text[s..e]`.
+fn validate_rule(r: &Rule, text: &str, s: usize, e: usize, config: &Config) -> Option<Verdict> {
+    let m = text.get(s..e)?;
+    let bytes = text.as_bytes();
+    let k = r.kind;
+    let sc = r.score;
+    match r.check {
+        Check::Email => {
+            let at = m.find('@')?;
+            let mut ls = 0;
+            while m[ls..].starts_with('.') {
+                ls += 1;
+            }
+            // Inside a local part that was rejected (e.g. `a..b@x`): not a new address.
+            if s > 0 && (bytes[s - 1].is_ascii_alphanumeric() || b"._%+-".contains(&bytes[s - 1])) {
+                return None;
+            }
+            let local = &m[ls..at];
+            let domain = &m[at + 1..];
+            if local.is_empty() || local.ends_with('.') || local.contains("..") {
+                return None;
+            }
+            if domain
+                .split('.')
+                .any(|l| l.is_empty() || l.starts_with('-') || l.ends_with('-'))
+            {
+                return None;
+            }
+            verdict(k, s + ls, e, sc, "address structure valid")
+        }
+        Check::UrlCredentials => {
+            let scheme_end = m.find("://")?;
+            let scheme = m[..scheme_end].to_ascii_lowercase();
+            let cred = &m[scheme_end + 3..m.len() - 1];
+            let colon = cred.find(':')?;
+            let pass = &cred[colon + 1..];
+            let user = &cred[..colon];
+            if pass.is_empty() || user.is_empty() {
+                return None;
+            }
+            let lower = pass.to_ascii_lowercase();
+            if matches!(
+                lower.as_str(),
+                "password" | "pass" | "secret" | "pwd" | "passwd" | "xxx" | "changeme"
+            ) || lower.starts_with('$')
+                || lower.starts_with('<')
+                || lower.starts_with('{')
+                || pass.bytes().all(|b| b == b'*' || b == b'x' || b == b'X')
+            {
+                return None;
+            }
+            let ps = s + scheme_end + 3 + colon + 1;
+            let db = matches!(
+                scheme.as_str(),
+                "postgres"
+                    | "postgresql"
+                    | "mysql"
+                    | "mariadb"
+                    | "mongodb"
+                    | "mongodb+srv"
+                    | "redis"
+                    | "rediss"
+                    | "amqp"
+                    | "amqps"
+                    | "mssql"
+                    | "sqlserver"
+                    | "clickhouse"
+                    | "jdbc:mysql"
+            );
+            let note = if db {
+                "database URL with password"
+            } else {
+                "URL with embedded password"
+            };
+            verdict(k, ps, e - 1, sc, note)
+        }
+        Check::Iban => {
+            let cc = m.get(..2)?;
+            let want = validate::iban_length(cc)?;
+            // Take exactly `want` alphanumerics from the start.
+            let mut n = 0;
+            let mut end = s;
+            for (i, c) in m.char_indices() {
+                if c.is_ascii_alphanumeric() {
+                    n += 1;
+                    if n == want {
+                        end = s + i + 1;
+                        break;
+                    }
+                }
+            }
+            if n != want || (end < text.len() && bytes[end].is_ascii_alphanumeric()) {
+                return None;
+            }
+            validate::iban(&text[s..end]).then_some(Verdict {
+                start: s,
+                end,
+                score: sc,
+                kind: k,
+                note: "ISO 13616 mod-97 check passed",
+            })
+        }
+        Check::Card => {
+            let d = validate::digits(m);
+            if !consistent_separators(m) || !validate::luhn_digits(&d) {
+                return None;
+            }
+            if d.iter().all(|&x| x == d[0]) {
+                return None;
+            }
+            validate::card_network(&d)?;
+            verdict(k, s, e, sc, "Luhn check and issuer range passed")
+        }
+        Check::ChinaId => validate::china_id(m).then_some(Verdict {
+            start: s,
+            end: e,
+            score: sc,
+            kind: k,
+            note: "ISO 7064 MOD 11-2 check passed",
+        }),
+        Check::Hkid => {
+            if !validate::hkid(m) {
+                return None;
+            }
+            let sc = if m.contains('(') { sc + 0.05 } else { sc };
+            verdict(k, s, e, sc, "HKID check digit passed")
+        }
+        Check::MacauId => verdict(k, s, e, sc, "Macau ID format (no public check digit)"),
+        Check::TaiwanId => validate::taiwan_id(m).then_some(Verdict {
+            start: s,
+            end: e,
+            score: sc,
+            kind: k,
+            note: "Taiwan ID checksum passed",
+        }),
+        Check::SgNric => validate::sg_nric(m).then_some(Verdict {
+            start: s,
+            end: e,
+            score: sc,
+            kind: k,
+            note: "NRIC/FIN check letter passed",
+        }),
+        Check::UkNino => validate::uk_nino(m).then_some(Verdict {
+            start: s,
+            end: e,
+            score: sc,
+            kind: k,
+            note: "NINO prefix rules passed",
+        }),
+        Check::SsnOrItin => {
+            if validate::us_itin(m) && config.enabled(Kind::UsItin) {
+                return verdict(Kind::UsItin, s, e, sc, "ITIN group range passed");
+            }
+            if !config.enabled(Kind::UsSsn) {
+                return None;
+            }
+            validate::us_ssn(m).then_some(Verdict {
+                start: s,
+                end: e,
+                score: sc,
+                kind: k,
+                note: "SSA area/group/serial rules passed",
+            })
+        }
+        Check::SsnBare => validate::us_ssn(m).then_some(Verdict {
+            start: s,
+            end: e,
+            score: sc,
+            kind: k,
+            note: "SSA rules passed",
+        }),
+        Check::PhoneIntl => {
+            let n = validate::digits(m).len();
+            (8..=15 + 5).contains(&n).then_some(Verdict {
+                start: s,
+                end: e,
+                score: sc,
+                kind: k,
+                note: "international prefix, digit count plausible",
+            })
+        }
+        Check::PhoneNanp => {
+            let d = validate::digits(m);
+            let core: &[u8] = if d.len() == 11 && d[0] == 1 {
+                &d[1..]
+            } else {
+                &d
+            };
+            if core.len() < 10 {
+                return None;
+            }
+            let nanp = core[0] >= 2 && core[3] >= 2;
+            let sc = if nanp { sc } else { sc - 0.15 };
+            verdict(
+                k,
+                s,
+                e,
+                sc,
+                if nanp {
+                    "North American numbering plan"
+                } else {
+                    "North American format"
+                },
+            )
+        }
+        Check::PhoneNational => {
+            let d = validate::digits(m);
+            if d.iter().all(|&x| x == d[0]) {
+                return None;
+            }
+            // A grouped number ("9123 4567") reads more like a phone than a bare run.
+            let grouped = m.contains(' ') || m.contains('-');
+            let sc = if grouped { sc + 0.1 } else { sc };
+            verdict(k, s, e, sc, "national number format")
+        }
+        Check::Ipv4 => {
+            // Not part of a longer dotted sequence such as a version number.
+            let before_dot = s >= 2 && bytes[s - 1] == b'.' && bytes[s - 2].is_ascii_digit();
+            let after_dot =
+                e + 1 < bytes.len() && bytes[e] == b'.' && bytes[e + 1].is_ascii_digit();
+            if before_dot || after_dot {
+                return None;
+            }
+            verdict(k, s, e, sc, "valid dotted quad")
+        }
+        Check::Ipv6 => {
+            if m.matches(':').count() < 2 {
+                return None;
+            }
+            m.parse::<std::net::Ipv6Addr>().ok()?;
+            verdict(k, s, e, sc, "parses as IPv6")
+        }
+        Check::Mac => {
+            let d = validate::compact_alnum(m);
+            if d.bytes().all(|b| b == b'0') || d.bytes().all(|b| b == b'F') {
+                return None;
+            }
+            verdict(k, s, e, sc, "EUI-48 format")
+        }
+        Check::Base58 => validate::base58check(m).then_some(Verdict {
+            start: s,
+            end: e,
+            score: sc,
+            kind: k,
+            note: "base58check checksum passed",
+        }),
+        Check::Bech32 => validate::bech32(m).then_some(Verdict {
+            start: s,
+            end: e,
+            score: sc,
+            kind: k,
+            note: "bech32 checksum passed",
+        }),
+        Check::Eth => {
+            let hex = &m[2..];
+            if validate::entropy(hex) < 3.0 || !validate::eip55(hex) {
+                return None;
+            }
+            verdict(k, s, e, sc, "0x + 40 hex digits, EIP-55 checksum ok")
+        }
+        Check::Address => verdict(k, s, e, sc, "house number + street name + street suffix"),
+        Check::HkAddress => verdict(k, s, e, sc, "flat/room + floor (Hong Kong style)"),
+        Check::Secret => secrets::plausible_secret(m).then_some(Verdict {
+            start: s,
+            end: e,
+            score: sc,
+            kind: k,
+            note: "provider token format, entropy ok",
+        }),
+        Check::Pem => {
+            // Extend over the whole block when its END line is present.
+            let rest = &text[e..];
+            let end = rest
+                .find("-----END ")
+                .and_then(|i| rest[i + 9..].find("-----").map(|j| e + i + 9 + j + 5))
+                .unwrap_or(e);
+            verdict(k, s, end, 0.99, "PEM private key block")
+        }
+        Check::GenericSecret => {
+            let trimmed = m.trim_end_matches(['.', ',', ';']);
+            let vstart = trimmed
+                .rfind(|c: char| !(c.is_ascii_alphanumeric() || "_-+/=.~!@#$%^&*".contains(c)))
+                .map_or(0, |i| i + 1);
+            let value = &trimmed[vstart..];
+            // `password = read_password()` is code, not a value.
+            if matches!(bytes.get(s + trimmed.len()), Some(b'(' | b'[')) {
+                return None;
+            }
+            let score = secrets::generic_value_ok(value)?;
+            verdict(
+                k,
+                s + vstart,
+                s + trimmed.len(),
+                score,
+                "secret keyword with high-entropy value",
+            )
+        }
+        Check::Passport => {
+            let d = validate::digits(m);
+            if d.iter().all(|&x| x == d[0]) {
+                return None;
+            }
+            verdict(k, s, e, sc, "passport number format after passport keyword")
+        }
+        Check::Dob => verdict(k, s, e, sc, "date after birth keyword"),
+        Check::BankAccount => {
+            let d = validate::digits(m);
+            if !(6..=20).contains(&d.len()) || d.iter().all(|&x| x == d[0]) {
+                return None;
+            }
+            verdict(k, s, e, sc, "account number format after account keyword")
+        }
+        Check::Nhs => validate::uk_nhs(m).then_some(Verdict {
+            start: s,
+            end: e,
+            score: sc,
+            kind: k,
+            note: "NHS mod-11 check passed",
+        }),
+    }
+}
+
+/// Card numbers are either unseparated or use one separator kind.
+fn consistent_separators(m: &str) -> bool {
+    let spaces = m.contains(' ');
+    let dashes = m.contains('-');
+    !(spaces && dashes)
+}

@@ -1,0 +1,210 @@
+//! Unicode smuggling: invisible characters, tag-block text, bidi overrides
+//! and mixed-script (homoglyph) words, reported as findings of kind
+//! `unicode_smuggling`. Pure-ASCII text is skipped in O(n) with no work.
+
+use std::borrow::Cow;
+
+use crate::finding::{Finding, Kind};
+use crate::normalize::{is_bidi_control, is_invisible, is_tag};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Script {
+    Latin,
+    Cyrillic,
+    Greek,
+    Other,
+}
+
+fn script(c: char) -> Script {
+    match c {
+        'a'..='z' | 'A'..='Z' | '\u{00C0}'..='\u{024F}' => Script::Latin,
+        '\u{0400}'..='\u{052F}' => Script::Cyrillic,
+        '\u{0370}'..='\u{03FF}' => Script::Greek,
+        _ => Script::Other,
+    }
+}
+
+/// True for emoji and other pictographs, around which ZWJ and VS16 are normal.
+fn is_pictograph(c: char) -> bool {
+    matches!(c, '\u{2600}'..='\u{27BF}' | '\u{1F000}'..='\u{1FAFF}' | '\u{2190}'..='\u{21FF}'
+        | '\u{2B00}'..='\u{2BFF}')
+}
+
+fn finding(
+    start: usize,
+    end: usize,
+    score: f32,
+    detector: &'static str,
+    reason: String,
+) -> Finding {
+    Finding {
+        kind: Kind::UnicodeSmuggling,
+        start,
+        end,
+        score,
+        detector: Cow::Borrowed(detector),
+        reason,
+    }
+}
+
+/// True for characters that belong to a word for the mixed-script check.
+fn wordish(c: char) -> bool {
+    c.is_ascii_alphanumeric() || (!c.is_ascii() && script(c) != Script::Other)
+}
+
+/// Finds smuggling in `text`. Only non-ASCII characters are inspected (ASCII
+/// runs are skipped byte-wise); a word is examined for mixed scripts only
+/// when it contains a Cyrillic or Greek letter.
+pub fn scan(text: &str) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    // End of the last word already checked for mixed scripts.
+    let mut checked_to = 0;
+    while i < bytes.len() {
+        if bytes[i] < 0x80 {
+            i += 1;
+            continue;
+        }
+        let Some(c) = text[i..].chars().next() else {
+            break;
+        };
+        let pos = i;
+        let len = c.len_utf8();
+        if is_tag(c) {
+            let mut end = pos + len;
+            let mut n = 1;
+            while let Some(d) = text[end..].chars().next().filter(|d| is_tag(*d)) {
+                end += d.len_utf8();
+                n += 1;
+            }
+            out.push(finding(
+                pos,
+                end,
+                0.99,
+                "unicode_tags",
+                format!("{n} Unicode tag characters (hidden text)"),
+            ));
+            i = end;
+            continue;
+        }
+        if is_bidi_control(c) {
+            out.push(finding(
+                pos,
+                pos + len,
+                0.9,
+                "bidi_control",
+                format!("bidi control U+{:04X}", c as u32),
+            ));
+            i = pos + len;
+            continue;
+        }
+        if is_invisible(c) {
+            let prev = text[..pos].chars().next_back();
+            let next = text[pos + len..].chars().next();
+            let benign = match c {
+                // ZWJ/VS inside emoji sequences, BOM at the very start.
+                '\u{200D}' | '\u{FE0F}' | '\u{FE0E}' => {
+                    prev.is_some_and(is_pictograph)
+                        || next.is_some_and(is_pictograph)
+                        || (c != '\u{200D}' && prev.is_some_and(|p| !p.is_ascii()))
+                }
+                '\u{FEFF}' => pos == 0,
+                // ZWNJ is a normal joiner control in Persian/Indic text.
+                '\u{200C}' => prev.is_some_and(|p| !p.is_ascii() && script(p) == Script::Other),
+                _ => false,
+            };
+            if benign {
+                i = pos + len;
+                continue;
+            }
+            let mut end = pos + len;
+            let mut n = 1;
+            while let Some(d) = text[end..].chars().next().filter(|d| is_invisible(*d)) {
+                end += d.len_utf8();
+                n += 1;
+            }
+            let inside_word = prev.is_some_and(char::is_alphanumeric)
+                && text[end..]
+                    .chars()
+                    .next()
+                    .is_some_and(char::is_alphanumeric);
+            let score = if n >= 3 {
+                0.95
+            } else if inside_word {
+                0.8
+            } else {
+                0.6
+            };
+            out.push(finding(
+                pos,
+                end,
+                score,
+                "invisible_characters",
+                format!("{n} invisible characters"),
+            ));
+            i = end;
+            continue;
+        }
+        if matches!(script(c), Script::Cyrillic | Script::Greek) && pos >= checked_to {
+            // Find the word around it (invisible characters do not split words).
+            let mut ws = pos;
+            while let Some(p) = text[..ws]
+                .chars()
+                .next_back()
+                .filter(|p| wordish(*p) || is_invisible(*p))
+            {
+                ws -= p.len_utf8();
+            }
+            let mut we = pos;
+            while let Some(n) = text[we..]
+                .chars()
+                .next()
+                .filter(|n| wordish(*n) || is_invisible(*n))
+            {
+                we += n.len_utf8();
+            }
+            let latin = text[ws..we].chars().any(|x| script(x) == Script::Latin);
+            if latin {
+                out.push(finding(
+                    ws,
+                    we,
+                    0.8,
+                    "mixed_script_word",
+                    "word mixes Latin with Cyrillic/Greek look-alikes".to_owned(),
+                ));
+            }
+            checked_to = we;
+        }
+        i = pos + len;
+    }
+    out.sort_by_key(|f| f.start);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_each_kind() {
+        let t = scan("hello\u{E0049}\u{E0047}\u{E004E} world");
+        assert_eq!(t.len(), 1);
+        assert_eq!(t[0].detector, "unicode_tags");
+        assert_eq!(scan("ab\u{202E}cd")[0].detector, "bidi_control");
+        assert_eq!(scan("ig\u{200B}nore")[0].detector, "invisible_characters");
+        assert_eq!(
+            scan("log in to pаypal now")[0].detector,
+            "mixed_script_word"
+        );
+    }
+
+    #[test]
+    fn normal_text_is_clean() {
+        assert!(scan("plain ascii").is_empty());
+        assert!(scan("我的電話是 9123 4567，謝謝").is_empty());
+        assert!(scan("Привет мир").is_empty());
+        assert!(scan("family: 👨\u{200D}👩\u{200D}👧 ❤\u{FE0F}").is_empty());
+        assert!(scan("\u{FEFF}bom at start").is_empty());
+    }
+}

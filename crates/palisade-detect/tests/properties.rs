@@ -1,0 +1,200 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! Property tests: the scanner never panics and returns well-formed spans;
+//! operators never leave a detected value in their output; pseudonyms are
+//! stable; deanonymize undoes tokenize; the normaliser is idempotent.
+
+use std::sync::OnceLock;
+
+use palisade_detect::operators::{Operator, anonymize, deanonymize, pseudonym};
+use palisade_detect::{Key, Kind, Scanner, StreamRedactor, normalize, validate};
+use proptest::prelude::*;
+
+fn scanner() -> &'static Scanner {
+    static S: OnceLock<Scanner> = OnceLock::new();
+    S.get_or_init(|| Scanner::with_defaults().unwrap())
+}
+
+fn shared_scanner() -> std::sync::Arc<Scanner> {
+    static S: OnceLock<std::sync::Arc<Scanner>> = OnceLock::new();
+    S.get_or_init(|| std::sync::Arc::new(Scanner::with_defaults().unwrap()))
+        .clone()
+}
+
+fn key() -> Key {
+    Key::from_bytes(b"property-test-tenant-key-0123456789").unwrap()
+}
+
+fn card() -> impl Strategy<Value = String> {
+    proptest::collection::vec(0u8..10, 14).prop_map(|mut d| {
+        d.insert(0, 4);
+        d.push(validate::luhn_check_digit(&d));
+        d.iter().map(|x| (b'0' + x) as char).collect()
+    })
+}
+
+fn hkid() -> impl Strategy<Value = String> {
+    (b'A'..=b'Z', proptest::collection::vec(b'0'..=b'9', 6)).prop_map(|(l, body)| {
+        let c = validate::hkid_check(&[l], &body).unwrap();
+        format!(
+            "{}{}({})",
+            l as char,
+            String::from_utf8(body).unwrap(),
+            c as char
+        )
+    })
+}
+
+fn china_id() -> impl Strategy<Value = String> {
+    (1950u32..2005, 1u32..13, 1u32..29, 0u32..1000).prop_map(|(y, m, d, n)| {
+        let body = format!("440305{y:04}{m:02}{d:02}{n:03}");
+        let c = validate::china_id_check(body.as_bytes()).unwrap();
+        format!("{body}{}", c as char)
+    })
+}
+
+fn email() -> impl Strategy<Value = String> {
+    ("[a-z]{3,8}", "[a-z]{3,8}").prop_map(|(a, b)| format!("{a}.{b}@{b}mail.com"))
+}
+
+fn phone() -> impl Strategy<Value = String> {
+    (1000u32..10000, 1000u32..10000).prop_map(|(a, b)| format!("+852 9{:03} {b:04}", a % 1000))
+}
+
+fn value() -> impl Strategy<Value = String> {
+    prop_oneof![card(), hkid(), china_id(), email(), phone()]
+}
+
+fn filler() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just(" please contact ".to_owned()),
+        Just("，請聯絡".to_owned()),
+        Just(" 我的资料是 ".to_owned()),
+        Just(" and then ".to_owned()),
+        Just("\n".to_owned()),
+    ]
+}
+
+fn document() -> impl Strategy<Value = (String, Vec<String>)> {
+    proptest::collection::vec((filler(), value()), 1..6).prop_map(|parts| {
+        let mut text = String::new();
+        let mut values = Vec::new();
+        for (f, v) in parts {
+            text.push_str(&f);
+            text.push_str(&v);
+            values.push(v);
+        }
+        text.push('.');
+        (text, values)
+    })
+}
+
+fn operators() -> Vec<Operator> {
+    vec![
+        Operator::Redact,
+        Operator::Mask { keep_last: 4 },
+        Operator::Placeholder,
+        Operator::Pseudonym(key()),
+        Operator::Tokenize(key()),
+        Operator::Synthetic { seed: 42 },
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn scan_never_panics_and_spans_are_well_formed(text in any::<String>()) {
+        let fs = scanner().scan(&text);
+        let mut last = 0;
+        for f in &fs {
+            prop_assert!(f.start < f.end && f.end <= text.len());
+            prop_assert!(text.is_char_boundary(f.start) && text.is_char_boundary(f.end));
+            prop_assert!((0.0..=1.0).contains(&f.score));
+            prop_assert!(f.start >= last, "overlap after resolution");
+            last = f.end;
+        }
+    }
+
+    #[test]
+    fn scan_survives_pii_like_noise(text in "[0-9A-Za-z @.+()\\-:/=_\u{200B}\u{FF10}-\u{FF19}電話]{0,200}") {
+        let _ = scanner().scan(&text);
+        let _ = scanner().scan_all(&text);
+    }
+
+    #[test]
+    fn generated_values_are_detected((text, values) in document()) {
+        let fs = scanner().scan(&text);
+        for v in &values {
+            let i = text.find(v.as_str()).unwrap();
+            prop_assert!(fs.iter().any(|f| f.start <= i && i + v.len() <= f.end),
+                "`{}` not detected in `{}`: {:?}", v, text, fs);
+        }
+    }
+
+    #[test]
+    fn operators_never_leave_a_detected_value((text, _values) in document()) {
+        let fs = scanner().scan(&text);
+        for op in operators() {
+            let out = anonymize(&text, &fs, &op).unwrap();
+            for f in &fs {
+                let v = &text[f.start..f.end];
+                prop_assert!(!out.text.contains(v), "{} left `{}` in `{}`", op.name(), v, out.text);
+            }
+        }
+    }
+
+    #[test]
+    fn streaming_redaction_leaves_no_value(
+        (text, _values) in document(),
+        pad in 200usize..900,
+        chunk in 1usize..64,
+    ) {
+        // Spread the values out so the stream releases text between them.
+        let long = text.replace('\n', &format!(" {} ", "padding words ".repeat(pad / 14)));
+        let fs = scanner().scan(&long);
+        let mut r = StreamRedactor::new(shared_scanner(), Operator::Redact);
+        let mut out = String::new();
+        let mut at = 0;
+        while at < long.len() {
+            let mut end = (at + chunk).min(long.len());
+            while !long.is_char_boundary(end) {
+                end += 1;
+            }
+            out.push_str(&r.push(&long[at..end]).unwrap());
+            at = end;
+        }
+        out.push_str(&r.finish().unwrap());
+        for f in &fs {
+            let v = &long[f.start..f.end];
+            prop_assert!(!out.contains(v), "stream left `{}`", v);
+        }
+    }
+
+    #[test]
+    fn tokenize_round_trips((text, _values) in document()) {
+        let fs = scanner().scan(&text);
+        let out = anonymize(&text, &fs, &Operator::Tokenize(key())).unwrap();
+        prop_assert_eq!(deanonymize(&out.text, &key()).unwrap(), text);
+    }
+
+    #[test]
+    fn pseudonyms_are_stable_and_distinct(a in "[a-z0-9@.]{4,30}", b in "[a-z0-9@.]{4,30}") {
+        prop_assert_eq!(pseudonym(&key(), Kind::Email, &a), pseudonym(&key(), Kind::Email, &a));
+        if a != b {
+            prop_assert_ne!(pseudonym(&key(), Kind::Email, &a), pseudonym(&key(), Kind::Email, &b));
+        }
+        let other = Key::from_bytes(b"a-different-tenant-key-xyz").unwrap();
+        prop_assert_ne!(pseudonym(&key(), Kind::Email, &a), pseudonym(&other, Kind::Email, &a));
+    }
+
+    #[test]
+    fn normaliser_is_idempotent_and_mapped(text in any::<String>()) {
+        let n = normalize::normalize(&text);
+        prop_assert_eq!(n.map.len(), n.text.len());
+        for &(s, e) in &n.map {
+            prop_assert!(s < e && e <= text.len());
+        }
+        let twice = normalize::normalize(&n.text);
+        prop_assert_eq!(twice.text, n.text);
+    }
+}
