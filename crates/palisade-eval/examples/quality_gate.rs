@@ -26,12 +26,20 @@ const FLOORS: &[(&str, f64, f64)] = &[
 const MIN_MICRO_F1: f64 = 0.62;
 
 fn main() -> ExitCode {
-    let root = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "../shared/data".into()));
-    let loaded = detect::dataset_path(&root, "presidio-research-synth").and_then(|p| detect::load(&p));
+    let root = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .unwrap_or_else(|| "../shared/data".into()),
+    );
+    let loaded =
+        detect::dataset_path(&root, "presidio-research-synth").and_then(|p| detect::load(&p));
     let samples = match loaded {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("quality gate: cannot load presidio-research-synth under {}: {e}", root.display());
+            eprintln!(
+                "quality gate: cannot load presidio-research-synth under {}: {e}",
+                root.display()
+            );
             return ExitCode::from(2);
         }
     };
@@ -46,11 +54,17 @@ fn main() -> ExitCode {
     for (kind, min_p, min_r) in FLOORS {
         match report.rows.iter().find(|r| r.kind == *kind) {
             Some(row) if row.precision >= *min_p && row.recall >= *min_r => {
-                println!("ok   {kind}: P {:.3} >= {min_p}, R {:.3} >= {min_r}", row.precision, row.recall);
+                println!(
+                    "ok   {kind}: P {:.3} >= {min_p}, R {:.3} >= {min_r}",
+                    row.precision, row.recall
+                );
             }
             Some(row) => {
                 failures += 1;
-                println!("FAIL {kind}: P {:.3} (min {min_p}), R {:.3} (min {min_r})", row.precision, row.recall);
+                println!(
+                    "FAIL {kind}: P {:.3} (min {min_p}), R {:.3} (min {min_r})",
+                    row.precision, row.recall
+                );
             }
             None => {
                 failures += 1;
@@ -65,5 +79,9 @@ fn main() -> ExitCode {
         println!("ok   micro F1 {:.3} >= {MIN_MICRO_F1}", report.micro.f1);
     }
     println!("{} passed, {failures} failed", FLOORS.len() + 1 - failures);
-    if failures == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) }
+    if failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }

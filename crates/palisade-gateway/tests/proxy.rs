@@ -83,6 +83,15 @@ allow_plain_http = true
     )
 }
 
+async fn mock_with(behaviour: Behaviour) -> MockUpstream {
+    MockUpstream::start(MockOptions {
+        behaviour,
+        ..MockOptions::default()
+    })
+    .await
+    .unwrap()
+}
+
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(20))
@@ -287,12 +296,7 @@ async fn stream_usage_chunk_is_relayed() {
 
 #[tokio::test]
 async fn slow_upstream_head_times_out_with_504() {
-    let mock = MockUpstream::start(MockOptions {
-        behaviour: Behaviour::DelayHead(Duration::from_secs(5)),
-        ..MockOptions::default()
-    })
-    .await
-    .unwrap();
+    let mock = mock_with(Behaviour::DelayHead(Duration::from_secs(5))).await;
     let gw = TestGateway::start(&single(
         &mock.base_url(),
         "[upstreams.timeouts]\nfirst_byte = \"300ms\"",
@@ -305,12 +309,7 @@ async fn slow_upstream_head_times_out_with_504() {
 
 #[tokio::test]
 async fn a_stalled_stream_ends_with_an_error_event_and_done() {
-    let mock = MockUpstream::start(MockOptions {
-        behaviour: Behaviour::StallAfter(3),
-        ..MockOptions::default()
-    })
-    .await
-    .unwrap();
+    let mock = mock_with(Behaviour::StallAfter(3)).await;
     let gw = TestGateway::start(&single(
         &mock.base_url(),
         "[upstreams.timeouts]\nstream_idle = \"300ms\"",
@@ -328,12 +327,7 @@ async fn a_stalled_stream_ends_with_an_error_event_and_done() {
 
 #[tokio::test]
 async fn an_upstream_dying_mid_stream_yields_a_well_formed_error() {
-    let mock = MockUpstream::start(MockOptions {
-        behaviour: Behaviour::DieAfter(4),
-        ..MockOptions::default()
-    })
-    .await
-    .unwrap();
+    let mock = mock_with(Behaviour::DieAfter(4)).await;
     let gw = TestGateway::start(&single(&mock.base_url(), "")).await;
     let events = read_events(post(&gw, &chat(true)).await).await;
     let n = events.len();
@@ -349,12 +343,7 @@ async fn an_upstream_dying_mid_stream_yields_a_well_formed_error() {
 
 #[tokio::test]
 async fn a_stream_closed_without_done_is_reported() {
-    let mock = MockUpstream::start(MockOptions {
-        behaviour: Behaviour::NoDone,
-        ..MockOptions::default()
-    })
-    .await
-    .unwrap();
+    let mock = mock_with(Behaviour::NoDone).await;
     let gw = TestGateway::start(&single(&mock.base_url(), "")).await;
     let events = read_events(post(&gw, &chat(true)).await).await;
     let n = events.len();
@@ -381,12 +370,7 @@ async fn a_dead_upstream_is_a_502() {
 
 #[tokio::test]
 async fn garbage_from_upstream_is_a_502_for_json_and_streams() {
-    let mock = MockUpstream::start(MockOptions {
-        behaviour: Behaviour::Garbage,
-        ..MockOptions::default()
-    })
-    .await
-    .unwrap();
+    let mock = mock_with(Behaviour::Garbage).await;
     let gw = TestGateway::start(&single(&mock.base_url(), "")).await;
     let (status, error, _) = error_of(post(&gw, &chat(false)).await).await;
     assert_eq!(status, 502);
@@ -438,12 +422,7 @@ async fn falls_back_to_the_next_upstream_when_the_first_is_dead() {
 
 #[tokio::test]
 async fn retries_503_with_backoff_then_falls_back() {
-    let failing = MockUpstream::start(MockOptions {
-        behaviour: Behaviour::Status(503),
-        ..MockOptions::default()
-    })
-    .await
-    .unwrap();
+    let failing = mock_with(Behaviour::Status(503)).await;
     let good = MockUpstream::start(MockOptions::default()).await.unwrap();
     let extra =
         "[upstreams.retry]\nmax_attempts = 3\ninitial_backoff = \"10ms\"\nmax_backoff = \"50ms\"";
@@ -456,12 +435,7 @@ async fn retries_503_with_backoff_then_falls_back() {
 
 #[tokio::test]
 async fn a_500_is_not_retried_on_the_same_upstream() {
-    let failing = MockUpstream::start(MockOptions {
-        behaviour: Behaviour::Status(500),
-        ..MockOptions::default()
-    })
-    .await
-    .unwrap();
+    let failing = mock_with(Behaviour::Status(500)).await;
     let gw = TestGateway::start(&single(
         &failing.base_url(),
         "[upstreams.retry]\nmax_attempts = 3",
@@ -475,12 +449,7 @@ async fn a_500_is_not_retried_on_the_same_upstream() {
 
 #[tokio::test]
 async fn the_circuit_opens_after_repeated_failures() {
-    let failing = MockUpstream::start(MockOptions {
-        behaviour: Behaviour::Status(500),
-        ..MockOptions::default()
-    })
-    .await
-    .unwrap();
+    let failing = mock_with(Behaviour::Status(500)).await;
     let extra = "[upstreams.retry]\nmax_attempts = 1\n[upstreams.circuit_breaker]\nfailure_threshold = 2\nopen_for = \"60s\"";
     let gw = TestGateway::start(&single(&failing.base_url(), extra)).await;
     for _ in 0..2 {
@@ -520,24 +489,14 @@ async fn the_circuit_opens_after_repeated_failures() {
 
 #[tokio::test]
 async fn upstream_rate_limits_and_client_errors_pass_through() {
-    let limited = MockUpstream::start(MockOptions {
-        behaviour: Behaviour::Status(429),
-        ..MockOptions::default()
-    })
-    .await
-    .unwrap();
+    let limited = mock_with(Behaviour::Status(429)).await;
     let gw = TestGateway::start(&single(&limited.base_url(), "")).await;
     let (status, error, headers) = error_of(post(&gw, &chat(false)).await).await;
     assert_eq!(status, 429);
     assert_eq!(error["type"], "rate_limit_error");
     assert_eq!(headers["retry-after"], "7");
 
-    let rejecting = MockUpstream::start(MockOptions {
-        behaviour: Behaviour::Status(400),
-        ..MockOptions::default()
-    })
-    .await
-    .unwrap();
+    let rejecting = mock_with(Behaviour::Status(400)).await;
     let gw = TestGateway::start(&single(&rejecting.base_url(), "")).await;
     let (status, error, _) = error_of(post(&gw, &chat(false)).await).await;
     assert_eq!(status, 400);
@@ -546,12 +505,7 @@ async fn upstream_rate_limits_and_client_errors_pass_through() {
 
 #[tokio::test]
 async fn upstream_auth_failure_is_a_502_without_leaking_the_key() {
-    let mock = MockUpstream::start(MockOptions {
-        behaviour: Behaviour::Status(401),
-        ..MockOptions::default()
-    })
-    .await
-    .unwrap();
+    let mock = mock_with(Behaviour::Status(401)).await;
     let gw = TestGateway::start(&single(&mock.base_url(), "")).await;
     let r = post(&gw, &chat(false)).await;
     let text = r.text().await.unwrap();
