@@ -211,6 +211,7 @@ async fn proxy_endpoint(gw: Arc<Gateway>, endpoint: Endpoint, request: Request) 
         proxy::forward(
             route,
             &parsed,
+            body,
             &request_id,
             limits.max_upstream_response_bytes,
         )
