@@ -155,6 +155,11 @@ async fn request_id(mut request: Request, next: Next) -> Response {
         .map(str::to_owned)
         .unwrap_or_else(|| format!("req_{}", uuid::Uuid::new_v4().simple()));
     request.extensions_mut().insert(RequestId(id.clone()));
+    let peer = request
+        .extensions()
+        .get::<crate::server::PeerAddr>()
+        .map(|p| p.0.to_string())
+        .unwrap_or_default();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let started = Instant::now();
@@ -170,6 +175,7 @@ async fn request_id(mut request: Request, next: Next) -> Response {
         .unwrap_or("");
     tracing::info!(
         request_id = %id,
+        peer = %peer,
         method = %method,
         path = %path,
         status,

@@ -240,15 +240,8 @@ impl IntoResponse for ApiError {
             response.headers_mut().insert(header::RETRY_AFTER, v);
         }
         response
-            .extensions_mut()
-            .insert(ErrorCode(self.code().map(str::to_owned)));
-        response
     }
 }
-
-/// Marks a response as an error response (for metrics and logs).
-#[derive(Debug, Clone)]
-pub struct ErrorCode(pub Option<String>);
 
 #[cfg(test)]
 mod tests {

@@ -20,7 +20,7 @@ use http::{HeaderValue, StatusCode, header};
 use crate::breaker::Admission;
 use crate::error::ApiError;
 use crate::metrics as m;
-use crate::request::{Endpoint, ProxyRequest};
+use crate::request::ProxyRequest;
 use crate::sse::{SseError, SseEvent, SseParser};
 use crate::upstream::{self, Failure, SharedUpstream};
 
@@ -406,9 +406,4 @@ impl Router {
     pub fn wildcard(&self) -> Option<&Arc<ResolvedRoute>> {
         self.wildcard.as_ref()
     }
-}
-
-/// The metrics label for an endpoint.
-pub fn endpoint_label(endpoint: Endpoint) -> &'static str {
-    endpoint.label()
 }

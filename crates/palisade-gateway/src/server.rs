@@ -24,7 +24,8 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for requests in flight.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The peer address of a connection, available to handlers as an extension.
+/// The peer address of a connection, available to handlers as an extension
+/// (logged with each request; per-IP rate limits will key on it).
 #[derive(Debug, Clone, Copy)]
 pub struct PeerAddr(pub SocketAddr);
 
