@@ -17,8 +17,9 @@ use serde_json::json;
 
 use crate::config::{Config, EnvSource, Limits};
 use crate::error::ApiError;
+use crate::guard;
 use crate::metrics as m;
-use crate::proxy::{self, ResolvedRoute};
+use crate::proxy::{self, Relayed, ResolvedRoute};
 use crate::request::{self, Endpoint};
 use crate::upstream::{SharedUpstream, Upstream, UpstreamError};
 
@@ -41,6 +42,9 @@ pub enum GatewayError {
     /// TLS material could not be loaded.
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
+    /// A guardrail policy could not be built.
+    #[error(transparent)]
+    Guard(#[from] crate::guard::GuardError),
     /// The listener failed.
     #[error("listener error on {addr}: {source}")]
     Listen {
@@ -66,27 +70,34 @@ impl Gateway {
     /// route table, and the state store (created on first run).
     pub async fn new(config: Config, env: &dyn EnvSource) -> Result<Arc<Gateway>, GatewayError> {
         let store = Store::open(&config.server.data_dir).await?;
+        let policies = crate::guard::compile_all(&config.policies)?;
         let mut upstreams = Vec::new();
         for u in &config.upstreams {
             upstreams.push(Arc::new(Upstream::new(u.clone(), env)?));
         }
-        let routes = config
-            .routes
-            .iter()
-            .map(|r| {
-                let resolved = r
-                    .upstreams
-                    .iter()
-                    .filter_map(|name| upstreams.iter().find(|u| u.name() == name).cloned())
-                    .collect();
-                (
-                    r.models.clone(),
-                    ResolvedRoute {
-                        upstreams: resolved,
-                    },
-                )
-            })
-            .collect();
+        let mut routes = Vec::new();
+        for r in &config.routes {
+            let resolved = r
+                .upstreams
+                .iter()
+                .filter_map(|name| upstreams.iter().find(|u| u.name() == name).cloned())
+                .collect();
+            // Validation guarantees the policy exists; fall back to the
+            // secure default rather than to none if that ever breaks.
+            let policy = match policies.get(&r.policy) {
+                Some(p) => p.clone(),
+                None => Arc::new(crate::guard::CompiledPolicy::new(
+                    crate::guard::policy::PolicyConfig::standard(),
+                )?),
+            };
+            routes.push((
+                r.models.clone(),
+                ResolvedRoute {
+                    upstreams: resolved,
+                    policy,
+                },
+            ));
+        }
         for u in &upstreams {
             if u.missing_credentials() {
                 tracing::warn!(upstream = %u.name(), "upstream credential variable is not set; requests routed to it will fail with 503");
@@ -206,28 +217,77 @@ async fn proxy_endpoint(gw: Arc<Gateway>, endpoint: Endpoint, request: Request) 
         .map(|r| r.0.clone())
         .unwrap_or_default();
     let limits = &gw.config.server.limits;
+    // The policy and verdicts outlive the attempt so that a block, too,
+    // carries its explanation headers.
+    let mut verdicts: Vec<guard::Verdict> = Vec::new();
+    let mut policy: Option<Arc<guard::CompiledPolicy>> = None;
     let result = async {
         check_content_type(&request)?;
         let body = read_body(request.into_body(), limits).await?;
-        let parsed = request::parse(endpoint, &body)?;
+        let mut parsed = request::parse(endpoint, &body)?;
         let route = gw
             .router
             .route(&parsed.model)
             .ok_or_else(|| ApiError::ModelNotFound(parsed.model.clone()))?;
-        proxy::forward(
+        policy = Some(route.policy.clone());
+        let outcome = match guard::check_input(&route.policy, &mut parsed, &request_id) {
+            Ok(outcome) => outcome,
+            Err(stopped) => {
+                verdicts = stopped.verdicts;
+                return Err(stopped.error);
+            }
+        };
+        verdicts = outcome.verdicts;
+        let body = outcome.rewritten.unwrap_or(body);
+        let session = Arc::new(outcome.session);
+        let stream_guard = (parsed.stream && !session.is_passthrough()).then_some(&session);
+        let relayed = proxy::forward(
             route,
             &parsed,
             body,
             &request_id,
             limits.max_upstream_response_bytes,
+            stream_guard,
         )
-        .await
+        .await?;
+        match relayed {
+            Relayed::Json {
+                status,
+                body,
+                upstream,
+            } => match guard::check_output_json(&session, &body) {
+                Ok(checked) => {
+                    verdicts.extend(checked.verdicts);
+                    Ok(Relayed::Json {
+                        status,
+                        body: checked.rewritten.unwrap_or(body),
+                        upstream,
+                    })
+                }
+                Err(stopped) => {
+                    verdicts.extend(stopped.verdicts);
+                    Err(stopped.error)
+                }
+            },
+            stream => Ok(stream),
+        }
     }
     .await;
-    let response = match result {
+    let mut response = match result {
         Ok(relayed) => relayed.into_response(),
         Err(error) => error.into_response(),
     };
+    if let Some(policy) = &policy {
+        guard::set_headers(response.headers_mut(), &policy.config, &verdicts);
+        if !verdicts.is_empty() {
+            tracing::info!(
+                request_id = %request_id,
+                policy = %policy.config.name,
+                verdicts = %guard::summary(&verdicts),
+                "guardrail verdicts"
+            );
+        }
+    }
     m::http_request(
         endpoint.label(),
         response.status().as_u16(),

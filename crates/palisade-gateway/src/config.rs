@@ -17,6 +17,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::guard::policy::{PolicyConfig, STANDARD, validate_policies};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use url::Url;
@@ -189,6 +190,8 @@ struct RawRoute {
     upstreams: Vec<String>,
     #[serde(default)]
     allow_plain_http: bool,
+    #[serde(default)]
+    policy: Option<String>,
 }
 
 // ----------------------------------------------------------- trusted types
@@ -202,6 +205,8 @@ pub struct Config {
     pub upstreams: Vec<UpstreamConfig>,
     /// Which model names go to which upstreams, in match order.
     pub routes: Vec<RouteConfig>,
+    /// Guardrail policies by name, the built-in `standard` and `off` included.
+    pub policies: BTreeMap<String, PolicyConfig>,
 }
 
 /// Listener settings.
@@ -365,6 +370,9 @@ pub struct RouteConfig {
     pub upstreams: Vec<String>,
     /// Whether this route may reach upstreams over plain `http://`.
     pub allow_plain_http: bool,
+    /// Name of the guardrail policy for this route (`standard` unless the
+    /// route names another).
+    pub policy: String,
 }
 
 /// Command-line overrides, applied after the file and the environment.
@@ -543,11 +551,11 @@ fn validate(
     problems: &mut Vec<Problem>,
 ) -> Option<Config> {
     for key in table.keys() {
-        if !matches!(key.as_str(), "server" | "upstreams" | "routes") {
+        if !matches!(key.as_str(), "server" | "upstreams" | "routes" | "policies") {
             problems.push(Problem {
                 path: key.clone(),
                 message: format!(
-                    "unknown section `{key}`, expected one of `server`, `upstreams`, `routes`"
+                    "unknown section `{key}`, expected one of `server`, `upstreams`, `routes`, `policies`"
                 ),
                 line: None,
             });
@@ -561,6 +569,7 @@ fn validate(
     let raw_routes: Vec<Option<RawRoute>> = array_entries(table, "routes", problems);
 
     let server = validate_server(raw_server, base_dir, overrides, problems);
+    let policies = validate_policies(table.get("policies"), problems);
     let mut upstreams = Vec::new();
     for (i, raw) in raw_upstreams.into_iter().enumerate() {
         if let Some(raw) = raw
@@ -578,6 +587,7 @@ fn validate(
                     models: raw.models,
                     upstreams: raw.upstreams,
                     allow_plain_http: raw.allow_plain_http,
+                    policy: raw.policy.unwrap_or_else(|| STANDARD.to_owned()),
                 },
             ));
         }
@@ -612,6 +622,7 @@ fn validate(
                         models: vec!["*".into()],
                         upstreams: vec![CLI_UPSTREAM_NAME.into()],
                         allow_plain_http: true,
+                        policy: STANDARD.to_owned(),
                     },
                 )];
             }
@@ -667,6 +678,17 @@ fn validate(
                 });
             }
         }
+        if !policies.contains_key(&route.policy) {
+            problems.push(Problem {
+                path: path(".policy"),
+                message: format!(
+                    "no policy named `{}`; define `[policies.{}]` or use `standard` or `off`",
+                    route.policy.chars().take(64).collect::<String>(),
+                    route.policy.chars().take(64).collect::<String>()
+                ),
+                line: None,
+            });
+        }
         if route.upstreams.is_empty() {
             problems.push(Problem {
                 path: path(".upstreams"),
@@ -697,6 +719,7 @@ fn validate(
         server,
         upstreams,
         routes: routes.into_iter().map(|(_, r)| r).collect(),
+        policies,
     })
 }
 

@@ -82,9 +82,55 @@ pub enum ApiError {
         /// Seconds the upstream asked to wait.
         retry_after: Option<u64>,
     },
+    /// A guardrail policy stopped the request or the response. The message
+    /// names the policy, the stage and the detectors, never the matched text.
+    #[error("{}", policy_message(.0))]
+    PolicyBlocked(Box<PolicyBlock>),
+    /// A guardrail failed to evaluate and its detector is configured to fail
+    /// closed.
+    #[error(
+        "the `{policy}` guardrail policy could not evaluate this {stage} (`{detector}` failed); the request was not forwarded"
+    )]
+    GuardrailUnavailable {
+        /// Policy name.
+        policy: String,
+        /// `input` or `output`.
+        stage: &'static str,
+        /// The detector that failed.
+        detector: String,
+    },
     /// A bug or resource failure inside the gateway.
     #[error("internal gateway error")]
     Internal,
+}
+
+/// What a policy block reports to the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyBlock {
+    /// Policy name.
+    pub policy: String,
+    /// `input` or `output`.
+    pub stage: &'static str,
+    /// Detectors that fired with a blocking action, comma-separated.
+    pub detectors: String,
+    /// True when the action was `review` (held for a person) rather than `block`.
+    pub review: bool,
+    /// The request id, so the client can quote it to an operator.
+    pub request_id: String,
+}
+
+fn policy_message(b: &PolicyBlock) -> String {
+    if b.review {
+        format!(
+            "The {} was held for human review by guardrail policy `{}` (detectors: {}); it was not processed. Request id {}.",
+            b.stage, b.policy, b.detectors, b.request_id
+        )
+    } else {
+        format!(
+            "The {} was blocked by guardrail policy `{}` (detectors: {}). Request id {}.",
+            b.stage, b.policy, b.detectors, b.request_id
+        )
+    }
 }
 
 fn model_not_found_message(model: &str) -> String {
@@ -150,6 +196,8 @@ impl ApiError {
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST)
             }
             ApiError::UpstreamRateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::PolicyBlocked(_) => StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS,
+            ApiError::GuardrailUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -170,7 +218,8 @@ impl ApiError {
             | ApiError::UpstreamInvalid => "upstream_error",
             ApiError::UpstreamRejected { kind, .. } => kind,
             ApiError::UpstreamRateLimited { .. } => "rate_limit_error",
-            ApiError::Internal => "server_error",
+            ApiError::PolicyBlocked(_) => "policy_violation_error",
+            ApiError::GuardrailUnavailable { .. } | ApiError::Internal => "server_error",
         }
     }
 
@@ -190,6 +239,9 @@ impl ApiError {
             ApiError::UpstreamInvalid => "upstream_invalid_response",
             ApiError::UpstreamRejected { code, .. } => return code.as_deref(),
             ApiError::UpstreamRateLimited { .. } => "rate_limit_exceeded",
+            ApiError::PolicyBlocked(b) if b.review => "policy_review_required",
+            ApiError::PolicyBlocked(_) => "policy_blocked",
+            ApiError::GuardrailUnavailable { .. } => "guardrail_unavailable",
             ApiError::Internal => "internal_error",
         })
     }

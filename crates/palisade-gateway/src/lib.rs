@@ -12,6 +12,7 @@ pub mod app;
 pub mod breaker;
 pub mod config;
 pub mod error;
+pub mod guard;
 pub mod metrics;
 pub mod mock;
 pub mod proxy;

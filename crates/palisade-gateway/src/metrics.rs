@@ -15,12 +15,22 @@ const LATENCY_BUCKETS: &[f64] = &[
     60.0, 120.0,
 ];
 
+/// Guardrail work is measured in microseconds.
+const GUARD_BUCKETS: &[f64] = &[
+    0.000_005, 0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.005, 0.025, 0.1,
+];
+
 /// Installs the process-wide recorder (once) and returns its handle.
 pub fn install() -> Option<PrometheusHandle> {
     HANDLE
         .get_or_init(|| {
             let recorder = PrometheusBuilder::new()
                 .set_buckets(LATENCY_BUCKETS)
+                .ok()?
+                .set_buckets_for_metric(
+                    metrics_exporter_prometheus::Matcher::Prefix("palisade_guardrail".into()),
+                    GUARD_BUCKETS,
+                )
                 .ok()?
                 .build_recorder();
             let handle = recorder.handle();
@@ -50,6 +60,15 @@ fn describe() {
         metrics::Unit::Seconds,
         "Time per upstream attempt until the response head (or failure)."
     );
+    metrics::describe_counter!(
+        "palisade_guardrail_verdicts_total",
+        "Guardrail findings acted on, by policy, stage, detector, action and mode."
+    );
+    metrics::describe_histogram!(
+        "palisade_guardrail_duration_seconds",
+        metrics::Unit::Seconds,
+        "Time spent in guardrails, per request stage or streamed event."
+    );
     metrics::describe_gauge!(
         "palisade_upstream_circuit_open",
         "1 while the upstream's circuit breaker is open."
@@ -71,6 +90,34 @@ pub fn upstream_attempt(upstream: &str, outcome: &'static str) {
 /// Records one upstream attempt's latency.
 pub fn upstream_latency(upstream: &str, elapsed: Duration) {
     metrics::histogram!("palisade_upstream_request_duration_seconds", "upstream" => upstream.to_owned())
+        .record(elapsed.as_secs_f64());
+}
+
+/// Counts guardrail verdicts. Labels are bounded: configured policy and
+/// rule names, finding kinds, actions.
+pub fn guard_verdict(
+    policy: &str,
+    stage: &'static str,
+    detector: &str,
+    action: &'static str,
+    enforced: bool,
+    count: usize,
+) {
+    metrics::counter!(
+        "palisade_guardrail_verdicts_total",
+        "policy" => policy.to_owned(),
+        "stage" => stage,
+        "detector" => detector.to_owned(),
+        "action" => action,
+        "mode" => if enforced { "enforce" } else { "shadow" }
+    )
+    .increment(count as u64);
+}
+
+/// Records time spent evaluating guardrails for one request stage (or one
+/// streamed event).
+pub fn guard_latency(stage: &'static str, elapsed: Duration) {
+    metrics::histogram!("palisade_guardrail_duration_seconds", "stage" => stage)
         .record(elapsed.as_secs_f64());
 }
 

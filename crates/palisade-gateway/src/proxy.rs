@@ -19,6 +19,8 @@ use http::{HeaderValue, StatusCode, header};
 
 use crate::breaker::Admission;
 use crate::error::ApiError;
+use crate::guard::stream::{Flow, StreamGuard};
+use crate::guard::{CompiledPolicy, OutputSession};
 use crate::metrics as m;
 use crate::request::ProxyRequest;
 use crate::sse::{SseError, SseEvent, SseParser};
@@ -32,6 +34,8 @@ pub const MAX_EVENT_BYTES: usize = 1024 * 1024;
 pub struct ResolvedRoute {
     /// Upstreams in fallback order.
     pub upstreams: Vec<SharedUpstream>,
+    /// The guardrail policy for this route.
+    pub policy: Arc<CompiledPolicy>,
 }
 
 /// What a successful upstream exchange produced.
@@ -98,12 +102,16 @@ fn set_upstream_header(r: &mut Response, upstream: &str) {
 /// `body` is the JSON sent upstream: the client's bytes as received when
 /// nothing changed the request (re-serialising `request.body` costs time on
 /// every call), or the serialised body of an edited request.
+///
+/// `guard` is the output stage for a streamed answer; each attempt gets a
+/// fresh [`StreamGuard`] so a fallback starts clean.
 pub async fn forward(
     route: &ResolvedRoute,
     request: &ProxyRequest,
     body: Bytes,
     request_id: &str,
     max_response_bytes: usize,
+    guard: Option<&Arc<OutputSession>>,
 ) -> Result<Relayed, ApiError> {
     let mut last: Option<Failure> = None;
     for upstream in &route.upstreams {
@@ -129,6 +137,7 @@ pub async fn forward(
                 body.clone(),
                 request_id,
                 max_response_bytes,
+                guard,
             )
             .await;
             m::upstream_latency(upstream.name(), started.elapsed());
@@ -173,6 +182,7 @@ async fn attempt_once(
     body: Bytes,
     request_id: &str,
     max_response_bytes: usize,
+    guard: Option<&Arc<OutputSession>>,
 ) -> Result<Relayed, Failure> {
     let started = Instant::now();
     let response = upstream
@@ -198,7 +208,8 @@ async fn attempt_once(
         if !is_sse {
             return Err(Failure::Invalid("stream response is not text/event-stream"));
         }
-        let relay = StreamRelay::start(upstream.clone(), response, request_id).await?;
+        let guard = guard.map(|session| StreamGuard::new(session.clone()));
+        let relay = StreamRelay::start(upstream.clone(), response, request_id, guard).await?;
         return Ok(Relayed::Stream {
             body: Body::from_stream(relay.into_stream()),
             upstream: upstream.name().to_owned(),
@@ -229,6 +240,7 @@ struct StreamRelay {
     idle: Duration,
     finished: bool,
     request_id: String,
+    guard: Option<StreamGuard>,
 }
 
 enum Step {
@@ -244,6 +256,7 @@ impl StreamRelay {
         upstream: SharedUpstream,
         response: reqwest::Response,
         request_id: &str,
+        guard: Option<StreamGuard>,
     ) -> Result<Self, Failure> {
         let idle = upstream.config.timeouts.stream_idle;
         let mut relay = StreamRelay {
@@ -254,6 +267,7 @@ impl StreamRelay {
             idle,
             finished: false,
             request_id: request_id.to_owned(),
+            guard,
         };
         while relay.ready.is_empty() {
             match relay.pull().await {
@@ -311,11 +325,22 @@ impl StreamRelay {
         }
     }
 
-    /// Frames every ready event into one buffer; true once `[DONE]` was seen.
+    /// Frames every ready event into one buffer (through the output guard
+    /// when there is one); true once the stream is over: `[DONE]` seen, or
+    /// the guard ended it.
     fn drain(&mut self, out: &mut BytesMut) -> bool {
         while let Some(event) = self.ready.pop_front() {
-            event.write_to(out);
-            if event.is_done() {
+            let done = event.is_done();
+            match &mut self.guard {
+                Some(guard) => {
+                    if guard.on_event(event, out) == Flow::Stop {
+                        self.ready.clear();
+                        return true;
+                    }
+                }
+                None => event.write_to(out),
+            }
+            if done {
                 self.ready.clear();
                 return true;
             }

@@ -12,58 +12,13 @@ use futures_util::StreamExt;
 use palisade_gateway::config::{self, MapEnv, Overrides};
 use palisade_gateway::mock::{Behaviour, MockOptions, MockUpstream};
 use palisade_gateway::server;
-use palisade_gateway::sse::{SseEvent, SseParser};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
-struct TestGateway {
-    addr: SocketAddr,
-    shutdown: CancellationToken,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for TestGateway {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
-
-impl TestGateway {
-    async fn start(toml: &str) -> TestGateway {
-        Self::start_with_env(toml, &[("UPSTREAM_KEY", "sk-upstream-secret")]).await
-    }
-
-    async fn start_with_env(toml: &str, env: &[(&str, &str)]) -> TestGateway {
-        let dir = tempfile::tempdir().unwrap();
-        let env = MapEnv(
-            env.iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect::<BTreeMap<_, _>>(),
-        );
-        let overrides = Overrides {
-            listen: Some("127.0.0.1:0".into()),
-            data_dir: Some(dir.path().join("data")),
-            upstream: None,
-        };
-        let config = config::parse(toml, Path::new(""), &env, &overrides).unwrap();
-        let gateway = palisade_gateway::Gateway::new(config, &env).await.unwrap();
-        let listener = server::bind(gateway.config().server.listen).await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let shutdown = CancellationToken::new();
-        tokio::spawn(server::run(gateway, listener, None, shutdown.clone()));
-        TestGateway {
-            addr,
-            shutdown,
-            _dir: dir,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-}
+mod support;
+use support::{TestGateway, assembled, client, error_of, read_events};
 
 /// One upstream, one catch-all route.
 fn single(base_url: &str, extra: &str) -> String {
@@ -83,6 +38,13 @@ allow_plain_http = true
     )
 }
 
+/// As [`single`], with guardrails explicitly off: for tests that count the
+/// relayed events one by one (the output guard holds text back and merges
+/// it into later events).
+fn single_unguarded(base_url: &str, extra: &str) -> String {
+    format!("{}policy = \"off\"\n", single(base_url, extra))
+}
+
 async fn mock_with(behaviour: Behaviour) -> MockUpstream {
     MockUpstream::start(MockOptions {
         behaviour,
@@ -90,13 +52,6 @@ async fn mock_with(behaviour: Behaviour) -> MockUpstream {
     })
     .await
     .unwrap()
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(20))
-        .build()
-        .unwrap()
 }
 
 fn chat(stream: bool) -> Value {
@@ -113,22 +68,6 @@ async fn post(gw: &TestGateway, body: &Value) -> reqwest::Response {
         .unwrap()
 }
 
-async fn error_of(response: reqwest::Response) -> (u16, Value, reqwest::header::HeaderMap) {
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    assert!(
-        headers.contains_key("x-request-id"),
-        "every response carries x-request-id"
-    );
-    let body: Value = response.json().await.unwrap();
-    let error = body["error"].clone();
-    assert!(
-        error["message"].is_string() && error["type"].is_string() && error.get("code").is_some(),
-        "{body}"
-    );
-    (status, error, headers)
-}
-
 async fn expect_error(request: reqwest::RequestBuilder, status: u16, field: &str, value: &str) {
     let (got, error, _) = error_of(request.send().await.unwrap()).await;
     assert_eq!(
@@ -136,33 +75,6 @@ async fn expect_error(request: reqwest::RequestBuilder, status: u16, field: &str
         (status, Some(value)),
         "{error}"
     );
-}
-
-async fn read_events(response: reqwest::Response) -> Vec<SseEvent> {
-    let mut parser = SseParser::new(1 << 20);
-    let mut events = Vec::new();
-    let mut chunks = response.bytes_stream();
-    while let Some(chunk) = chunks.next().await {
-        let Ok(chunk) = chunk else { break };
-        parser.push(&chunk);
-        while let Some(e) = parser.next_event().unwrap() {
-            events.push(e);
-        }
-    }
-    events
-}
-
-fn assembled(events: &[SseEvent]) -> String {
-    events
-        .iter()
-        .filter(|e| !e.is_done())
-        .filter_map(|e| serde_json::from_str::<Value>(&e.data).ok())
-        .filter_map(|v| {
-            v.pointer("/choices/0/delta/content")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
-        .collect()
 }
 
 #[tokio::test]
@@ -310,7 +222,7 @@ async fn slow_upstream_head_times_out_with_504() {
 #[tokio::test]
 async fn a_stalled_stream_ends_with_an_error_event_and_done() {
     let mock = mock_with(Behaviour::StallAfter(3)).await;
-    let gw = TestGateway::start(&single(
+    let gw = TestGateway::start(&single_unguarded(
         &mock.base_url(),
         "[upstreams.timeouts]\nstream_idle = \"300ms\"",
     ))
@@ -328,7 +240,7 @@ async fn a_stalled_stream_ends_with_an_error_event_and_done() {
 #[tokio::test]
 async fn an_upstream_dying_mid_stream_yields_a_well_formed_error() {
     let mock = mock_with(Behaviour::DieAfter(4)).await;
-    let gw = TestGateway::start(&single(&mock.base_url(), "")).await;
+    let gw = TestGateway::start(&single_unguarded(&mock.base_url(), "")).await;
     let events = read_events(post(&gw, &chat(true)).await).await;
     let n = events.len();
     assert!(events[n - 1].is_done());

@@ -1,0 +1,503 @@
+//! The output stage for streamed answers.
+//!
+//! Each text channel of the stream (a choice's content, or one tool call's
+//! arguments) keeps its newest `hold_back` bytes unreleased, so a value split
+//! across any number of chunks is scanned whole before any of its bytes go
+//! out. Released text is rescanned with a little left context; a finding
+//! that straddles the release point moves the point back to its start.
+//! `redact` rewrites inside the stream; `block` ends it with an error event
+//! and `data: [DONE]`; pseudonyms from the input stage are put back, with a
+//! small extra hold-back so a placeholder split across chunks is restored
+//! whole.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::BytesMut;
+use serde_json::{Map, Value, json};
+
+use super::policy::{Action, FailMode, Stage};
+use super::{Hit, OutputSession, Pseudonyms, Verdict, apply_rewrites, record, rewrite_plan};
+use crate::error::ApiError;
+use crate::metrics as m;
+use crate::sse::SseEvent;
+
+/// Bytes of released original text rescanned as left context.
+const LEFT_CONTEXT: usize = 128;
+
+/// Whether the stream goes on after an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Keep relaying.
+    Continue,
+    /// The guard ended the stream (error event and `[DONE]` written).
+    Stop,
+}
+
+/// Channel key: choice index, and the tool call index for arguments.
+type ChannelKey = (u64, Option<u64>);
+
+#[derive(Debug, Default)]
+struct Channel {
+    /// Original text not yet released.
+    pending: String,
+    /// The last released original bytes (left context for the next scan).
+    context: String,
+    /// Safe (rewritten) text waiting for a possibly split placeholder.
+    restore_buf: String,
+    /// True once the channel was flushed for good.
+    done: bool,
+}
+
+/// What one release step produced.
+struct Released {
+    hits: Vec<Hit>,
+    text: String,
+}
+
+impl Channel {
+    fn release(&mut self, session: &OutputSession, hold: usize, final_flush: bool) -> Released {
+        let mut cut = if final_flush {
+            self.pending.len()
+        } else if self.pending.len() <= hold {
+            0
+        } else {
+            let mut c = self.pending.len() - hold;
+            while !self.pending.is_char_boundary(c) {
+                c -= 1;
+            }
+            c
+        };
+        if cut == 0 {
+            return Released {
+                hits: Vec::new(),
+                text: String::new(),
+            };
+        }
+        let ctx = self.context.len();
+        let window = format!("{}{}", self.context, self.pending);
+        let all = session
+            .policy
+            .output
+            .evaluate(&window, session.canary.as_ref());
+        let mut local = Vec::new();
+        for mut h in all {
+            if h.end <= ctx {
+                continue;
+            }
+            h.start = h.start.saturating_sub(ctx);
+            h.end -= ctx;
+            if h.start < cut && h.end > cut {
+                cut = h.start;
+            }
+            local.push(h);
+        }
+        local.retain(|h| h.end <= cut && h.end > 0);
+        let original: String = self.pending.drain(..cut).collect();
+        self.context.push_str(&original);
+        if self.context.len() > LEFT_CONTEXT {
+            let mut from = self.context.len() - LEFT_CONTEXT;
+            while !self.context.is_char_boundary(from) {
+                from += 1;
+            }
+            self.context.drain(..from);
+        }
+        Released {
+            hits: local,
+            text: original,
+        }
+    }
+
+    /// Appends safe text and returns what may be emitted now: everything
+    /// except a trailing fragment that could be the start of a placeholder.
+    fn emit(&mut self, session: &OutputSession, safe: &str, final_flush: bool) -> String {
+        if session.restore.is_empty() {
+            return safe.to_owned();
+        }
+        self.restore_buf.push_str(safe);
+        let longest = session.longest_placeholder();
+        let keep_from = if final_flush {
+            self.restore_buf.len()
+        } else {
+            match self.restore_buf.rfind('<') {
+                Some(i)
+                    if !self.restore_buf[i..].contains('>')
+                        && self.restore_buf.len() - i < longest =>
+                {
+                    i
+                }
+                _ => self.restore_buf.len(),
+            }
+        };
+        let ready: String = self.restore_buf.drain(..keep_from).collect();
+        session.restore_text(&ready)
+    }
+}
+
+/// Guards one streamed answer, event by event.
+#[derive(Debug)]
+pub struct StreamGuard {
+    session: Arc<OutputSession>,
+    hold: usize,
+    channels: BTreeMap<ChannelKey, Channel>,
+    template: Option<Map<String, Value>>,
+    verdicts: Vec<Verdict>,
+    scanned: usize,
+    unguarded: bool,
+    finished: bool,
+}
+
+impl StreamGuard {
+    /// A guard for one stream of the request behind `session`.
+    pub fn new(session: Arc<OutputSession>) -> StreamGuard {
+        let hold = session.policy.stream_hold_back();
+        StreamGuard {
+            session,
+            hold,
+            channels: BTreeMap::new(),
+            template: None,
+            verdicts: Vec::new(),
+            scanned: 0,
+            unguarded: false,
+            finished: false,
+        }
+    }
+
+    /// Verdicts so far.
+    pub fn verdicts(&self) -> &[Verdict] {
+        &self.verdicts
+    }
+
+    /// Handles one upstream event, writing what the client may see to `out`.
+    pub fn on_event(&mut self, event: SseEvent, out: &mut BytesMut) -> Flow {
+        if self.finished {
+            return Flow::Stop;
+        }
+        let started = Instant::now();
+        let flow = self.handle(event, out);
+        m::guard_latency(Stage::Output.as_str(), started.elapsed());
+        if flow == Flow::Stop {
+            self.finish_log();
+        }
+        flow
+    }
+
+    fn handle(&mut self, event: SseEvent, out: &mut BytesMut) -> Flow {
+        if event.is_done() {
+            if let Err(stop) = self.flush_all(out) {
+                return self.stop(stop, out);
+            }
+            self.write_summary(out);
+            event.write_to(out);
+            self.finished = true;
+            self.finish_log();
+            return Flow::Stop;
+        }
+        if self.unguarded {
+            event.write_to(out);
+            return Flow::Continue;
+        }
+        let Ok(Value::Object(mut obj)) = serde_json::from_str::<Value>(&event.data) else {
+            event.write_to(out);
+            return Flow::Continue;
+        };
+        if self.template.is_none() {
+            let mut t = Map::new();
+            for key in ["id", "object", "created", "model", "system_fingerprint"] {
+                if let Some(v) = obj.get(key) {
+                    t.insert(key.to_owned(), v.clone());
+                }
+            }
+            self.template = Some(t);
+        }
+        let shadow = self.session.shadow();
+        match self.process_choices(&mut obj) {
+            Err(stop) => self.stop(stop, out),
+            Ok(()) if shadow => {
+                event.write_to(out);
+                Flow::Continue
+            }
+            Ok(()) => {
+                if !is_empty_chunk(&obj) {
+                    let data = Value::Object(obj).to_string();
+                    SseEvent {
+                        event: event.event,
+                        data,
+                        id: event.id,
+                    }
+                    .write_to(out);
+                }
+                Flow::Continue
+            }
+        }
+    }
+
+    /// Feeds every text of the event's choices through its channel and
+    /// writes the releasable text back in place.
+    fn process_choices(&mut self, obj: &mut Map<String, Value>) -> Result<(), ApiError> {
+        let Some(Value::Array(choices)) = obj.get_mut("choices") else {
+            return Ok(());
+        };
+        for (position, choice) in choices.iter_mut().enumerate() {
+            let index = choice
+                .get("index")
+                .and_then(Value::as_u64)
+                .unwrap_or(position as u64);
+            let finished = choice.get("finish_reason").is_some_and(|f| !f.is_null());
+            if let Some(delta) = choice.get_mut("delta").and_then(Value::as_object_mut) {
+                if let Some(Value::Array(calls)) = delta.get_mut("tool_calls") {
+                    for (j, call) in calls.iter_mut().enumerate() {
+                        let tool = call
+                            .get("index")
+                            .and_then(Value::as_u64)
+                            .unwrap_or(j as u64);
+                        if let Some(Value::String(args)) = call
+                            .get_mut("function")
+                            .and_then(|f| f.get_mut("arguments"))
+                        {
+                            let released = self.feed((index, Some(tool)), args, false)?;
+                            *args = released;
+                        }
+                    }
+                }
+                let had_content = matches!(delta.get("content"), Some(Value::String(_)));
+                let mut text = match delta.get("content") {
+                    Some(Value::String(s)) => self.feed((index, None), s, finished)?,
+                    _ if finished => self.feed((index, None), "", true)?,
+                    _ => String::new(),
+                };
+                if finished {
+                    let rest = self.flush_tools(index)?;
+                    if !rest.is_empty() {
+                        let calls = delta
+                            .entry("tool_calls")
+                            .or_insert_with(|| Value::Array(Vec::new()));
+                        if let Value::Array(calls) = calls {
+                            for (tool, args) in rest {
+                                calls.push(json!({"index": tool, "function": {"arguments": args}}));
+                            }
+                        }
+                    }
+                }
+                if had_content || !text.is_empty() {
+                    delta.insert("content".into(), Value::String(std::mem::take(&mut text)));
+                }
+            } else if let Some(Value::String(s)) = choice.get("text").cloned().as_ref() {
+                let released = self.feed((index, None), s, finished)?;
+                if let Some(slot) = choice.get_mut("text") {
+                    *slot = Value::String(released);
+                }
+            } else if finished {
+                let released = self.feed((index, None), "", true)?;
+                if !released.is_empty()
+                    && let Some(choice) = choice.as_object_mut()
+                {
+                    choice.insert("delta".into(), json!({"content": released}));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Flushes the tool-call channels of one choice.
+    fn flush_tools(&mut self, index: u64) -> Result<Vec<(u64, String)>, ApiError> {
+        let keys: Vec<ChannelKey> = self
+            .channels
+            .iter()
+            .filter(|(k, c)| k.0 == index && k.1.is_some() && !c.done)
+            .map(|(k, _)| *k)
+            .collect();
+        let mut out = Vec::new();
+        for key in keys {
+            let text = self.feed(key, "", true)?;
+            if let (Some(tool), false) = (key.1, text.is_empty()) {
+                out.push((tool, text));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Adds `chunk` to a channel and returns the text that may go out now.
+    fn feed(
+        &mut self,
+        key: ChannelKey,
+        chunk: &str,
+        final_flush: bool,
+    ) -> Result<String, ApiError> {
+        let policy = &self.session.policy;
+        self.scanned += chunk.len();
+        if self.scanned > policy.config.max_scan_bytes && !self.unguarded {
+            let v = Verdict {
+                stage: Stage::Output,
+                detector: "engine".into(),
+                action: if policy.output.fail == FailMode::Closed {
+                    Action::Block
+                } else {
+                    Action::Allow
+                },
+                score: 1.0,
+                count: 1,
+                reason: format!(
+                    "streamed text exceeds the scan budget of {} bytes",
+                    policy.config.max_scan_bytes
+                ),
+                enforced: !self.session.shadow(),
+            };
+            record(&policy.config.name, std::slice::from_ref(&v));
+            self.verdicts.push(v);
+            if policy.output.fail == FailMode::Closed && !self.session.shadow() {
+                return Err(ApiError::GuardrailUnavailable {
+                    policy: policy.config.name.clone(),
+                    stage: "output",
+                    detector: "scan budget".into(),
+                });
+            }
+            // Fail open: what is held goes out as it is, the rest unscanned.
+            self.unguarded = true;
+            let channel = self.channels.entry(key).or_default();
+            let mut rest = std::mem::take(&mut channel.pending);
+            rest.push_str(chunk);
+            return Ok(rest);
+        }
+        let session = self.session.clone();
+        let hold = self.hold;
+        let channel = self.channels.entry(key).or_default();
+        if channel.done {
+            // Text after the choice finished: treat it as a fresh segment.
+            channel.done = false;
+        }
+        channel.pending.push_str(chunk);
+        let released = channel.release(&session, hold, final_flush);
+        if final_flush {
+            channel.done = true;
+        }
+        let enforced = !session.shadow();
+        let mut new_verdicts = Vec::new();
+        super::verdicts_from(&released.hits, Stage::Output, enforced, &mut new_verdicts);
+        record(&session.policy.config.name, &new_verdicts);
+        merge_verdicts(&mut self.verdicts, new_verdicts);
+        if enforced
+            && let Some(error) = super::stop_error(
+                &session.policy,
+                Stage::Output,
+                &self.verdicts,
+                &session.request_id,
+            )
+        {
+            return Err(error);
+        }
+        if !enforced {
+            return Ok(String::new());
+        }
+        let plan = rewrite_plan(&released.hits);
+        let safe = if plan.is_empty() {
+            released.text
+        } else {
+            apply_rewrites(&released.text, &plan, &mut Pseudonyms::default())
+        };
+        let channel = self.channels.entry(key).or_default();
+        Ok(channel.emit(&session, &safe, final_flush))
+    }
+
+    /// Releases every channel at the end of the stream, as synthetic chunks.
+    fn flush_all(&mut self, out: &mut BytesMut) -> Result<(), ApiError> {
+        let keys: Vec<ChannelKey> = self
+            .channels
+            .iter()
+            .filter(|(_, c)| !c.done || !c.pending.is_empty() || !c.restore_buf.is_empty())
+            .map(|(k, _)| *k)
+            .collect();
+        for key in keys {
+            let text = self.feed(key, "", true)?;
+            if text.is_empty() || self.session.shadow() {
+                continue;
+            }
+            let mut chunk = self.template.clone().unwrap_or_default();
+            let delta = match key.1 {
+                None => json!({"content": text}),
+                Some(tool) => {
+                    json!({"tool_calls": [{"index": tool, "function": {"arguments": text}}]})
+                }
+            };
+            let is_completion = chunk
+                .get("object")
+                .and_then(Value::as_str)
+                .is_some_and(|o| o == "text_completion");
+            let choice = if is_completion && key.1.is_none() {
+                json!({"index": key.0, "text": text, "finish_reason": null})
+            } else {
+                json!({"index": key.0, "delta": delta, "finish_reason": null})
+            };
+            chunk.insert("choices".into(), Value::Array(vec![choice]));
+            SseEvent::data(Value::Object(chunk).to_string()).write_to(out);
+        }
+        Ok(())
+    }
+
+    fn stop(&mut self, error: ApiError, out: &mut BytesMut) -> Flow {
+        self.finished = true;
+        self.write_summary(out);
+        out.extend_from_slice(error.sse_event().as_bytes());
+        out.extend_from_slice(b"data: [DONE]\n\n");
+        Flow::Stop
+    }
+
+    /// An SSE comment with the output verdicts (clients ignore comments;
+    /// the headers went out before the answer was known).
+    fn write_summary(&self, out: &mut BytesMut) {
+        if self.verdicts.is_empty() {
+            return;
+        }
+        let items: Vec<String> = self.verdicts.iter().map(super::verdict_item).collect();
+        out.extend_from_slice(b": x-palisade-output: ");
+        out.extend_from_slice(items.join(", ").as_bytes());
+        out.extend_from_slice(b"\n\n");
+    }
+
+    fn finish_log(&self) {
+        if !self.verdicts.is_empty() {
+            tracing::info!(
+                request_id = %self.session.request_id,
+                policy = %self.session.policy.config.name,
+                verdicts = %super::summary(&self.verdicts),
+                "stream guardrail verdicts"
+            );
+        }
+    }
+}
+
+fn merge_verdicts(into: &mut Vec<Verdict>, new: Vec<Verdict>) {
+    for v in new {
+        if let Some(existing) = into
+            .iter_mut()
+            .find(|e| e.detector == v.detector && e.action == v.action)
+        {
+            existing.count += v.count;
+            existing.score = existing.score.max(v.score);
+        } else {
+            into.push(v);
+        }
+    }
+}
+
+/// A chunk whose only payload was text that is now held back.
+fn is_empty_chunk(obj: &Map<String, Value>) -> bool {
+    if obj.get("usage").is_some_and(|u| !u.is_null()) {
+        return false;
+    }
+    let Some(Value::Array(choices)) = obj.get("choices") else {
+        return false;
+    };
+    !choices.is_empty()
+        && choices.iter().all(|c| {
+            c.get("finish_reason").is_none_or(Value::is_null)
+                && match (c.get("delta"), c.get("text")) {
+                    (Some(Value::Object(d)), _) => d
+                        .iter()
+                        .all(|(k, v)| k == "content" && v.as_str().is_some_and(str::is_empty)),
+                    (None, Some(Value::String(t))) => t.is_empty(),
+                    _ => false,
+                }
+        })
+}
