@@ -501,3 +501,183 @@ fn is_empty_chunk(obj: &Map<String, Value>) -> bool {
                 }
         })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use std::sync::OnceLock;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::guard::CompiledPolicy;
+    use crate::guard::policy::PolicyConfig;
+    use crate::sse::SseParser;
+
+    fn standard() -> Arc<CompiledPolicy> {
+        static POLICY: OnceLock<Arc<CompiledPolicy>> = OnceLock::new();
+        POLICY
+            .get_or_init(|| Arc::new(CompiledPolicy::new(PolicyConfig::standard()).unwrap()))
+            .clone()
+    }
+
+    fn session(restore: Vec<(String, String)>) -> Arc<OutputSession> {
+        Arc::new(OutputSession {
+            policy: standard(),
+            canary: None,
+            restore,
+            request_id: "req_test".into(),
+        })
+    }
+
+    fn chunk_event(piece: &str) -> SseEvent {
+        SseEvent::data(
+            json!({"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m",
+                "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": null}]})
+            .to_string(),
+        )
+    }
+
+    /// Streams `text` cut at `cuts` through a guard; returns the raw bytes
+    /// the client would get.
+    fn run(session: Arc<OutputSession>, text: &str, cuts: &[usize]) -> String {
+        let mut guard = StreamGuard::new(session);
+        let mut out = BytesMut::new();
+        let mut at = 0;
+        let mut points: Vec<usize> = cuts
+            .iter()
+            .map(|c| c % (text.len() + 1))
+            .filter(|c| text.is_char_boundary(*c))
+            .collect();
+        points.sort_unstable();
+        points.push(text.len());
+        for p in points {
+            if p <= at {
+                continue;
+            }
+            if guard.on_event(chunk_event(&text[at..p]), &mut out) == Flow::Stop {
+                return String::from_utf8(out.to_vec()).unwrap();
+            }
+            at = p;
+        }
+        let end = SseEvent::data(
+            json!({"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m",
+                "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+            .to_string(),
+        );
+        guard.on_event(end, &mut out);
+        guard.on_event(SseEvent::data("[DONE]"), &mut out);
+        String::from_utf8(out.to_vec()).unwrap()
+    }
+
+    /// The answer text as a client re-assembles it from the events.
+    fn content_of(raw: &str) -> String {
+        let mut parser = SseParser::new(1 << 20);
+        parser.push(raw.as_bytes());
+        let mut text = String::new();
+        while let Some(e) = parser.next_event().unwrap() {
+            if let Ok(v) = serde_json::from_str::<Value>(&e.data)
+                && let Some(s) = v
+                    .pointer("/choices/0/delta/content")
+                    .and_then(Value::as_str)
+            {
+                text.push_str(s);
+            }
+        }
+        text
+    }
+
+    const VALUES: &[&str] = &[
+        "ghp_R8mK2pQ9xL4vN7wT1yH6jB3cF5gD0sA2eZ8u",
+        "chan.taiman@example.com",
+        "4111 1111 1111 1111",
+        "AKIAZ3MHQ7RTYW2XK4PB",
+        "+852 9123 4567",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// For any chunking, the text the client re-assembles never
+        /// contains a value the policy redacts or blocks in the unchunked
+        /// text, not even its first half.
+        #[test]
+        fn no_chunking_leaks_a_detected_value(
+            words in proptest::collection::vec("[a-z]{1,9}", 5..60),
+            picks in proptest::collection::vec((0usize..VALUES.len(), 0usize..60), 1..4),
+            cuts in proptest::collection::vec(0usize..4096, 0..80),
+        ) {
+            let mut parts: Vec<String> = words;
+            for (v, at) in &picks {
+                let at = (*at).min(parts.len());
+                parts.insert(at, VALUES[*v].to_owned());
+            }
+            let text = parts.join(" ");
+            let policy = standard();
+            let sensitive: Vec<String> = policy
+                .output
+                .evaluate(&text, None)
+                .into_iter()
+                .filter(|h| h.action.rewrites() || h.action.stops())
+                .map(|h| text[h.start..h.end].to_owned())
+                .collect();
+            prop_assume!(!sensitive.is_empty());
+            let raw = run(session(Vec::new()), &text, &cuts);
+            let seen = content_of(&raw);
+            for value in &sensitive {
+                let half = &value[..value.len() / 2 + 1];
+                prop_assert!(!seen.contains(half), "{value:?} leaked in {seen:?}");
+                prop_assert!(!raw.contains(value.as_str()));
+            }
+            prop_assert!(raw.ends_with("data: [DONE]\n\n"));
+        }
+
+        /// Text with nothing to find comes out unchanged whatever the chunking.
+        #[test]
+        fn clean_text_passes_through_unchanged(
+            words in proptest::collection::vec("[a-z]{1,9}", 1..80),
+            cuts in proptest::collection::vec(0usize..2048, 0..40),
+        ) {
+            let text = words.join(" ");
+            prop_assume!(standard().output.evaluate(&text, None).is_empty());
+            let raw = run(session(Vec::new()), &text, &cuts);
+            prop_assert_eq!(content_of(&raw), text);
+        }
+
+        /// Placeholders split anywhere are restored whole.
+        #[test]
+        fn placeholders_are_restored_across_any_split(
+            cuts in proptest::collection::vec(0usize..200, 0..30),
+        ) {
+            let text = "Dear <PERSON_1>, we wrote to <EMAIL_1> and <EMAIL_12> today.";
+            let restore = vec![
+                ("<PERSON_1>".to_owned(), "Ms Wong".to_owned()),
+                ("<EMAIL_1>".to_owned(), "wong@example.com".to_owned()),
+                ("<EMAIL_12>".to_owned(), "w2@example.com".to_owned()),
+            ];
+            // The restored values are the user's own data: they are put
+            // back after the output scan, so they are not redacted again.
+            let raw = run(session(restore), text, &cuts);
+            prop_assert_eq!(
+                content_of(&raw),
+                "Dear Ms Wong, we wrote to wong@example.com and w2@example.com today."
+            );
+        }
+    }
+
+    #[test]
+    fn a_block_ends_the_stream_with_an_error_event_and_done() {
+        let canary = palisade_detect::Canary::generate().unwrap();
+        let session = Arc::new(OutputSession {
+            policy: standard(),
+            canary: Some(canary.clone()),
+            restore: Vec::new(),
+            request_id: "req_x".into(),
+        });
+        let text = format!("the secret marker is {} ok", canary.as_str());
+        let raw = run(session, &text, &[3, 9, 22, 25, 30]);
+        assert!(!content_of(&raw).contains(&canary.as_str()[..6]));
+        assert!(raw.contains("\"code\":\"policy_blocked\""), "{raw}");
+        assert!(raw.ends_with("data: [DONE]\n\n"));
+    }
+}
