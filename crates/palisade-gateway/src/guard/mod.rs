@@ -232,7 +232,11 @@ impl StageEngine {
                         kind: Some(f.kind),
                         detector: f.kind.as_str().to_owned(),
                         score: f.score,
-                        reason: format!("{}: {}", f.detector, f.reason),
+                        reason: if f.reason.starts_with(f.detector.as_ref()) {
+                            f.reason
+                        } else {
+                            format!("{}: {}", f.detector, f.reason)
+                        },
                         action,
                     });
                 }
