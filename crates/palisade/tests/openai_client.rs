@@ -88,7 +88,27 @@ fn the_official_openai_client_works_through_the_gateway() {
         seen["streamed"],
         "Hello from the Palisade demo upstream. You said: stream to python"
     );
-    assert!(seen["chunks"].as_u64().unwrap() > 5);
+    // The output guard holds text back, so fewer chunks than words arrive.
+    assert!(seen["chunks"].as_u64().unwrap() >= 2);
+    assert_eq!(seen["blocked"]["status"], 451);
+    assert_eq!(seen["blocked"]["code"], "policy_blocked");
+    assert_eq!(seen["blocked"]["type"], "policy_violation_error");
+    assert!(
+        !seen["blocked"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("ghp_")
+    );
+    assert_eq!(
+        seen["redacted_stream"],
+        "The deployment key is [REDACTED_SECRET] and it has admin rights. Keep it safe."
+    );
+    let cut = &seen["blocked_stream"];
+    assert!(
+        cut["message"].as_str().unwrap().contains("canary_leak"),
+        "{cut}"
+    );
+    assert!(!cut["received"].as_str().unwrap().contains("PAL-"));
     assert!(
         seen["request_id_header"]
             .as_str()
