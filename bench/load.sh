@@ -2,7 +2,10 @@
 # Load test: latency and throughput of a ~3 KB chat request through
 #   1. the static upstream directly (nginx answering a canned completion),
 #   2. a bare nginx reverse proxy in front of it,
-#   3. Palisade in front of it.
+#   3. Palisade in front of it with guardrails off (route `policy = "off"`),
+#   4. Palisade with the default `standard` guardrails: every input and
+#      output detector on (injection, toxicity, secrets, personal data,
+#      unicode smuggling, canary planted in the system prompt).
 # Prints a Markdown table for BENCHMARKS.md. Everything listens on 127.0.0.1
 # only; each wrk run is bounded in time.
 #
@@ -23,7 +26,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-upstream_port=18181 proxy_port=18182 palisade_port=18183
+upstream_port=18181 proxy_port=18182 palisade_port=18183 bare_port=18184
 
 # A canned chat completion, as an upstream model would answer.
 reply='{"id":"chatcmpl-bench","object":"chat.completion","created":0,"model":"bench","choices":[{"index":0,"message":{"role":"assistant","content":"This is a fixed answer from the static upstream used for load testing."},"finish_reason":"stop"}],"usage":{"prompt_tokens":600,"completion_tokens":14,"total_tokens":614}}'
@@ -67,9 +70,15 @@ models = ["*"]
 upstreams = ["static"]
 allow_plain_http = true
 TOML
+sed -e "s/$palisade_port/$bare_port/" -e "s#palisade-data#palisade-data-bare#" "$work/palisade.toml" > "$work/bare.toml"
+echo 'policy = "off"' >> "$work/bare.toml"
 PALISADE_LOG=warn target/release/palisade serve --config "$work/palisade.toml" > "$work/palisade.out" 2>&1 &
 pids+=($!)
-for _ in $(seq 100); do grep -q "listening" "$work/palisade.out" 2>/dev/null && break; sleep 0.1; done
+PALISADE_LOG=warn target/release/palisade serve --config "$work/bare.toml" > "$work/bare.out" 2>&1 &
+pids+=($!)
+for out in palisade bare; do
+  for _ in $(seq 100); do grep -q "listening" "$work/$out.out" 2>/dev/null && break; sleep 0.1; done
+done
 
 # A ~3 KB chat request: a system prompt and a long user message.
 python3 - "$work/body.json" <<'PY'
@@ -91,7 +100,7 @@ LUA
 body_bytes=$(wc -c < "$work/body.json")
 
 # Sanity: every target answers 200 to the request.
-for port in $upstream_port $proxy_port $palisade_port; do
+for port in $upstream_port $proxy_port $bare_port $palisade_port; do
   code=$(curl -s -o /dev/null -w '%{http_code}' -H 'content-type: application/json' --data-binary "@$work/body.json" "http://127.0.0.1:$port/v1/chat/completions")
   [ "$code" = 200 ] || { echo "target on port $port answered $code" >&2; exit 1; }
 done
@@ -111,8 +120,9 @@ run() { # port connections threads -> "p50 p99 rps"
 }
 
 declare -A p50 p99 rps1 rps32
-for target in direct nginx palisade; do
-  case $target in direct) port=$upstream_port;; nginx) port=$proxy_port;; palisade) port=$palisade_port;; esac
+targets="direct nginx palisade-off palisade"
+for target in $targets; do
+  case $target in direct) port=$upstream_port;; nginx) port=$proxy_port;; palisade-off) port=$bare_port;; palisade) port=$palisade_port;; esac
   read -r a b c < <(run "$port" 1 1)
   p50[$target]=$a; p99[$target]=$b; rps1[$target]=$c
   read -r _ _ d < <(run "$port" 32 2)
@@ -124,10 +134,12 @@ echo "Machine: $cpu, $(nproc) cores; request body $body_bytes bytes; ${duration}
 echo
 echo "| target | p50 latency, 1 conn (µs) | p99 latency, 1 conn (µs) | req/s, 1 conn | req/s, 32 conns |"
 echo "|---|---:|---:|---:|---:|"
-for target in direct nginx palisade; do
+for target in $targets; do
   printf '| %s | %.0f | %.0f | %.0f | %.0f |\n' "$target" "${p50[$target]}" "${p99[$target]}" "${rps1[$target]}" "${rps32[$target]}"
 done
-added=$(awk -v a="${p50[palisade]}" -v b="${p50[nginx]}" 'BEGIN{printf "%.0f", a-b}')
-ratio=$(awk -v a="${rps32[palisade]}" -v b="${rps32[nginx]}" 'BEGIN{printf "%.0f", 100*a/b}')
 echo
-echo "Palisade adds ${added} µs at p50 over the bare nginx proxy and reaches ${ratio}% of its throughput at 32 connections."
+for target in palisade-off palisade; do
+  added=$(awk -v a="${p50[$target]}" -v b="${p50[nginx]}" 'BEGIN{printf "%.0f", a-b}')
+  ratio=$(awk -v a="${rps32[$target]}" -v b="${rps32[nginx]}" 'BEGIN{printf "%.0f", 100*a/b}')
+  echo "$target adds ${added} µs at p50 over the bare nginx proxy and reaches ${ratio}% of its throughput at 32 connections."
+done

@@ -302,11 +302,19 @@ impl CompiledPolicy {
         })
     }
 
-    /// Bytes of streamed text held back before release.
-    pub fn stream_hold_back(&self) -> usize {
-        self.config
+    /// How much streamed text is held back before release: the configured
+    /// `stream_hold_back` (or 256 bytes) always, and whitespace-free runs
+    /// whole up to the engine's bound for its longest match.
+    pub fn stream_hold_back(&self) -> stream::HoldBack {
+        let bound = self.output.hold_back();
+        let words = self
+            .config
             .stream_hold_back
-            .unwrap_or_else(|| self.output.hold_back())
+            .unwrap_or(stream::DEFAULT_WORDS_HOLD.min(bound));
+        stream::HoldBack {
+            words,
+            run: bound.max(words),
+        }
     }
 }
 

@@ -35,6 +35,60 @@ pub enum Flow {
     Stop,
 }
 
+/// How much of a channel's newest text stays unreleased.
+///
+/// Multi-word values (names, addresses, cards and phone numbers written
+/// with spaces) and the context words that raise their scores fit in
+/// `words` bytes. Values that can be longer (tokens, keys, JWTs, URLs with
+/// credentials) contain no whitespace, so a release point is never put
+/// inside a whitespace-free run: the run stays held until it ends, up to
+/// `run` bytes, the detection engine's bound for its longest match. Short
+/// hold-back, so a fast first token, without releasing half a secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HoldBack {
+    /// Bytes always held (multi-word values plus context).
+    pub words: usize,
+    /// Longest whitespace-free run held whole.
+    pub run: usize,
+}
+
+impl HoldBack {
+    /// The release point in `pending`: everything before it may go out.
+    pub fn cut(self, pending: &str) -> usize {
+        let len = pending.len();
+        if len <= self.words {
+            return 0;
+        }
+        let floor = len.saturating_sub(self.run.max(self.words));
+        let mut cut = len - self.words;
+        while cut > 0 && !pending.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let bytes = pending.as_bytes();
+        let inside_run = |at: usize| {
+            at > 0
+                && at < len
+                && !bytes[at - 1].is_ascii_whitespace()
+                && !bytes[at].is_ascii_whitespace()
+        };
+        if inside_run(cut) {
+            let run_start = pending[..cut]
+                .rfind(|c: char| c.is_whitespace())
+                .map(|i| i + pending[i..].chars().next().map_or(1, char::len_utf8))
+                .unwrap_or(0);
+            cut = run_start.max(floor);
+            while cut > 0 && !pending.is_char_boundary(cut) {
+                cut -= 1;
+            }
+        }
+        cut
+    }
+}
+
+/// Default for [`HoldBack::words`]: the longest multi-word value the
+/// engine builds (addresses, names) plus its context window, rounded up.
+pub const DEFAULT_WORDS_HOLD: usize = 256;
+
 /// Channel key: choice index, and the tool call index for arguments.
 type ChannelKey = (u64, Option<u64>);
 
@@ -57,17 +111,11 @@ struct Released {
 }
 
 impl Channel {
-    fn release(&mut self, session: &OutputSession, hold: usize, final_flush: bool) -> Released {
+    fn release(&mut self, session: &OutputSession, hold: HoldBack, final_flush: bool) -> Released {
         let mut cut = if final_flush {
             self.pending.len()
-        } else if self.pending.len() <= hold {
-            0
         } else {
-            let mut c = self.pending.len() - hold;
-            while !self.pending.is_char_boundary(c) {
-                c -= 1;
-            }
-            c
+            hold.cut(&self.pending)
         };
         if cut == 0 {
             return Released {
@@ -139,7 +187,7 @@ impl Channel {
 #[derive(Debug)]
 pub struct StreamGuard {
     session: Arc<OutputSession>,
-    hold: usize,
+    hold: HoldBack,
     channels: BTreeMap<ChannelKey, Channel>,
     template: Option<Map<String, Value>>,
     verdicts: Vec<Verdict>,
@@ -591,12 +639,14 @@ mod tests {
         "ghp_R8mK2pQ9xL4vN7wT1yH6jB3cF5gD0sA2eZ8u",
         "chan.taiman@example.com",
         "4111 1111 1111 1111",
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4iLCJyb2xlcyI6WyJhZG1pbiIsImJpbGxpbmciLCJzdXBwb3J0IiwiYXVkaXQiXSwidGVuYW50IjoiZXhhbXBsZS1iYW5rLWhrIiwic2NvcGUiOiJyZWFkIHdyaXRlIGRlbGV0ZSIsImlhdCI6MTUxNjIzOTAyMn0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+        "Flat B, 12/F, 88 Nathan Road, Tsim Sha Tsui, Kowloon",
         "AKIAZ3MHQ7RTYW2XK4PB",
         "+852 9123 4567",
     ];
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(48))]
+        #![proptest_config(ProptestConfig::with_cases(96))]
 
         /// For any chunking, the text the client re-assembles never
         /// contains a value the policy redacts or blocks in the unchunked
@@ -663,6 +713,27 @@ mod tests {
                 "Dear Ms Wong, we wrote to wong@example.com and w2@example.com today."
             );
         }
+    }
+
+    #[test]
+    fn the_release_point_never_splits_a_token_within_the_engine_bound() {
+        let hold = HoldBack {
+            words: 4,
+            run: 1024,
+        };
+        assert_eq!(hold.cut("aaa bbb ccc"), 7);
+        assert_eq!(hold.cut("abc"), 0);
+        let token = format!("hello {}", "x".repeat(500));
+        assert_eq!(hold.cut(&token), 6, "the whole run is held");
+        let blob = format!("hi {}", "x".repeat(2000));
+        assert_eq!(
+            hold.cut(&blob),
+            blob.len() - 1024,
+            "but never more than the bound"
+        );
+        let wide = "日本語 テキスト ですね";
+        let cut = HoldBack { words: 5, run: 64 }.cut(wide);
+        assert!(wide.is_char_boundary(cut));
     }
 
     #[test]
