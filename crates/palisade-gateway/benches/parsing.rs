@@ -49,6 +49,53 @@ fn bench_request(c: &mut Criterion) {
     group.finish();
 }
 
+/// The input stage of the `standard` policy on the 3 KB request (every
+/// detector of the engine, nothing found), and the output stage on a
+/// 500-event stream.
+fn bench_guard(c: &mut Criterion) {
+    use palisade_gateway::guard::policy::PolicyConfig;
+    use palisade_gateway::guard::stream::StreamGuard;
+    use palisade_gateway::guard::{self, CompiledPolicy, OutputSession};
+    use std::sync::Arc;
+
+    let policy = Arc::new(CompiledPolicy::new(PolicyConfig::standard()).unwrap());
+    let body = chat_request();
+    let parsed = parse(Endpoint::ChatCompletions, &body).unwrap();
+    let mut group = c.benchmark_group("guard");
+    group.throughput(Throughput::Bytes(body.len() as u64));
+    group.bench_function("input_standard_chat_3kb", |b| {
+        b.iter(|| {
+            let mut request = parsed.clone();
+            guard::check_input(&policy, black_box(&mut request), "req_bench").unwrap()
+        })
+    });
+    let wire = stream_bytes(500);
+    let mut parser = SseParser::new(1 << 20);
+    parser.push(&wire);
+    let mut events = Vec::new();
+    while let Some(e) = parser.next_event().unwrap() {
+        events.push(e);
+    }
+    group.throughput(Throughput::Bytes(wire.len() as u64));
+    group.bench_function("output_standard_stream_500_events", |b| {
+        b.iter(|| {
+            let session = Arc::new(OutputSession {
+                policy: policy.clone(),
+                canary: None,
+                restore: Vec::new(),
+                request_id: "req_bench".into(),
+            });
+            let mut guard = StreamGuard::new(session);
+            let mut out = BytesMut::new();
+            for e in &events {
+                guard.on_event(e.clone(), &mut out);
+            }
+            out.len()
+        })
+    });
+    group.finish();
+}
+
 fn bench_sse(c: &mut Criterion) {
     let wire = stream_bytes(500);
     let mut group = c.benchmark_group("sse");
@@ -71,5 +118,5 @@ fn bench_sse(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_request, bench_sse);
+criterion_group!(benches, bench_request, bench_guard, bench_sse);
 criterion_main!(benches);

@@ -716,6 +716,49 @@ mod tests {
     }
 
     #[test]
+    fn streamed_tool_call_arguments_are_guarded_and_flushed_at_finish() {
+        let args = format!("{{\"repo\": \"acme/api\", \"token\": \"{}\"}}", VALUES[0]);
+        let mut guard = StreamGuard::new(session(Vec::new()));
+        let mut out = BytesMut::new();
+        let mut at = 0;
+        while at < args.len() {
+            let end = (at + 5).min(args.len());
+            let event = SseEvent::data(
+                json!({"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m",
+                    "choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": &args[at..end]}}]}, "finish_reason": null}]})
+                .to_string(),
+            );
+            assert_eq!(guard.on_event(event, &mut out), Flow::Continue);
+            at = end;
+        }
+        let finish = SseEvent::data(
+            json!({"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m",
+                "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]})
+            .to_string(),
+        );
+        guard.on_event(finish, &mut out);
+        guard.on_event(SseEvent::data("[DONE]"), &mut out);
+        let raw = String::from_utf8(out.to_vec()).unwrap();
+        let mut parser = SseParser::new(1 << 20);
+        parser.push(raw.as_bytes());
+        let mut assembled = String::new();
+        while let Some(e) = parser.next_event().unwrap() {
+            if let Ok(v) = serde_json::from_str::<Value>(&e.data)
+                && let Some(a) = v
+                    .pointer("/choices/0/delta/tool_calls/0/function/arguments")
+                    .and_then(Value::as_str)
+            {
+                assembled.push_str(a);
+            }
+        }
+        assert_eq!(
+            assembled,
+            "{\"repo\": \"acme/api\", \"token\": \"[REDACTED_SECRET]\"}"
+        );
+        assert!(raw.ends_with("data: [DONE]\n\n"));
+    }
+
+    #[test]
     fn the_release_point_never_splits_a_token_within_the_engine_bound() {
         let hold = HoldBack {
             words: 4,

@@ -1,0 +1,62 @@
+#![no_main]
+//! Runs the guardrails of the `standard` policy on arbitrary bytes: once as
+//! a request body (input stage), once as the events of a streamed answer
+//! (output stage). Invariants: no panic; a rewritten request is still a
+//! valid request; the guarded stream is valid SSE that ends with `[DONE]`
+//! once the upstream's `[DONE]` went in.
+
+use std::sync::{Arc, OnceLock};
+
+use bytes::BytesMut;
+use libfuzzer_sys::fuzz_target;
+use palisade_gateway::guard::policy::PolicyConfig;
+use palisade_gateway::guard::stream::{Flow, StreamGuard};
+use palisade_gateway::guard::{self, CompiledPolicy, OutputSession};
+use palisade_gateway::request::{self, Endpoint};
+use palisade_gateway::sse::{SseEvent, SseParser};
+
+fn policy() -> Arc<CompiledPolicy> {
+    static POLICY: OnceLock<Arc<CompiledPolicy>> = OnceLock::new();
+    POLICY
+        .get_or_init(|| match CompiledPolicy::new(PolicyConfig::standard()) {
+            Ok(p) => Arc::new(p),
+            Err(e) => panic!("standard policy must compile: {e}"),
+        })
+        .clone()
+}
+
+fuzz_target!(|data: &[u8]| {
+    let policy = policy();
+    if let Ok(mut parsed) = request::parse(Endpoint::ChatCompletions, data) {
+        if let Ok(outcome) = guard::check_input(&policy, &mut parsed, "req_fuzz") {
+            if let Some(body) = outcome.rewritten {
+                assert!(request::parse(Endpoint::ChatCompletions, &body).is_ok());
+            }
+        }
+    }
+
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let session = Arc::new(OutputSession {
+        policy,
+        canary: None,
+        restore: vec![("<EMAIL_1>".into(), "user@example.com".into())],
+        request_id: "req_fuzz".into(),
+    });
+    let mut guard = StreamGuard::new(session);
+    let mut out = BytesMut::new();
+    let mut stopped = false;
+    for line in text.lines().chain(std::iter::once("[DONE]")) {
+        if guard.on_event(SseEvent::data(line), &mut out) == Flow::Stop {
+            stopped = true;
+            break;
+        }
+    }
+    assert!(stopped, "[DONE] always ends the stream");
+    let mut parser = SseParser::new(1 << 24);
+    parser.push(&out);
+    let mut last = None;
+    while let Ok(Some(event)) = parser.next_event() {
+        last = Some(event);
+    }
+    assert!(last.is_some_and(|e| e.is_done()));
+});
