@@ -193,7 +193,11 @@ pub fn prepare(input: &str, work: &mut Work) -> Prepared {
                 push(&mut out, b as char, tk.start + k);
             }
             out.deobfuscated = true;
-        } else if letters >= 2 && leety >= 1 && letters + leety >= bytes.len().saturating_sub(1) {
+        } else if letters >= 2
+            && leety >= 1
+            && letters + leety >= bytes.len().saturating_sub(1)
+            && !looks_like_address(w)
+        {
             // Fold only inner characters and digits so "hello!" keeps its "!".
             let last = bytes.len() - 1;
             for (k, c) in w.char_indices() {
@@ -213,6 +217,11 @@ pub fn prepare(input: &str, work: &mut Work) -> Prepared {
     }
     work.bytes += out.text.len() as u64;
     out
+}
+
+/// E-mail addresses and URLs keep their `@`, `$` and digits.
+fn looks_like_address(w: &str) -> bool {
+    w.contains("://") || (w.contains('@') && w.contains('.'))
 }
 
 /// ROT13 of the ASCII letters of `text`; byte offsets are unchanged.

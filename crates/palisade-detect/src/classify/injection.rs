@@ -21,6 +21,9 @@ pub const TAG_INSTRUCTION: u8 = 1;
 
 const I: u8 = TAG_INSTRUCTION;
 
+/// Floor when two distinct instruction rules hit one window.
+const COMBINED_FLOOR: f32 = 0.9;
+
 /// Rule features, in weight order. Changing this table changes the
 /// fingerprint, so old weights are refused until retrained.
 pub const RULES: &[RuleDef] = &[
@@ -69,7 +72,7 @@ pub const RULES: &[RuleDef] = &[
     RuleDef {
         name: "developer_mode_zh",
         pattern: r"(开发者模式|開發者模式|越狱|越獄|无限制模式|無限制模式|上帝模式|调试模式|調試模式)",
-        floor: 0.9,
+        floor: 0.0,
         tag: I,
     },
     RuleDef {
@@ -80,7 +83,7 @@ pub const RULES: &[RuleDef] = &[
     },
     RuleDef {
         name: "system_prompt_request_zh",
-        pattern: r"(显示|顯示|输出|輸出|告诉我|告訴我|泄露|洩露|重复|重複|打印|给我|給我)[^。\n]{0,10}(系统提示|系統提示|系统指令|系統指令|初始指令|隐藏指令|隱藏指令|系统设定|系統設定|提示词|提示詞)",
+        pattern: r"(显示|顯示|输出|輸出|告诉我|告訴我|泄露|洩露|重复|重複|打印|给我|給我|把你的|把你收到的)[^。\n]{0,10}(系统提示|系統提示|系统指令|系統指令|初始指令|隐藏指令|隱藏指令|系统设定|系統設定|提示词|提示詞)|(系统提示|系統提示|系统指令|系統指令|隐藏指令|隱藏指令|提示词|提示詞)[^。\n]{0,12}(重复|重複|显示|顯示|输出|輸出|打印|告诉我|告訴我)",
         floor: 0.9,
         tag: I,
     },
@@ -111,7 +114,7 @@ pub const RULES: &[RuleDef] = &[
     RuleDef {
         name: "indirect_injection_marker_zh",
         pattern: r"(给|給|致)(ai|人工智能|助手|模型|语言模型|語言模型)的?(提示|指令|消息|訊息)|如果你是(ai|人工智能|语言模型|語言模型|助手)",
-        floor: 0.0,
+        floor: 0.9,
         tag: I,
     },
     RuleDef {
@@ -195,7 +198,7 @@ impl InjectionClassifier {
         let mut best = Verdict::default();
         let mut findings: Vec<Finding> = Vec::new();
         let scores: Vec<f32> = (0..scored.windows.len())
-            .map(|w| apply_floor(scored.probs[0][w], scored.floor(&self.rules, w), thr))
+            .map(|w| apply_floor(scored.probs[0][w], self.floor(&scored, w), thr))
             .collect();
         let best_w = argmax(&scores);
         if let Some(w) = best_w {
@@ -253,7 +256,7 @@ impl InjectionClassifier {
             let Some(w) = argmax(&inner.probs[0]) else {
                 continue;
             };
-            let prob = apply_floor(inner.probs[0][w], inner.floor(&self.rules, w), thr);
+            let prob = apply_floor(inner.probs[0][w], self.floor(&inner, w), thr);
             if !(instruction || prob >= thr) {
                 continue;
             }
@@ -282,6 +285,18 @@ impl InjectionClassifier {
         }
         best.flagged = best.score >= thr;
         (findings, best)
+    }
+
+    /// Rule floor of a window: the highest floor of its rules, and 0.9
+    /// when two different instruction rules fire together (an override plus
+    /// a persona switch, say), which benign text almost never does.
+    fn floor(&self, scored: &model::Scored, w: usize) -> f32 {
+        let combo = if scored.distinct_with_tag(&self.rules, w, TAG_INSTRUCTION) >= 2 {
+            COMBINED_FLOOR
+        } else {
+            0.0
+        };
+        scored.floor(&self.rules, w).max(combo)
     }
 
     fn verdict(

@@ -309,6 +309,26 @@ impl Scored {
             .fold(0f32, |m, d| m.max(d.floor))
     }
 
+    /// How many distinct rules with tag `tag` hit window `w`.
+    pub fn distinct_with_tag(&self, rules: &Rules, w: usize, tag: u8) -> usize {
+        let (s, e) = self.windows[w];
+        let mut ids: Vec<u16> = self
+            .hits
+            .iter()
+            .filter(|h| h.start >= s && h.start < e)
+            .filter(|h| {
+                rules
+                    .defs
+                    .get(usize::from(h.rule))
+                    .is_some_and(|d| d.tag == tag)
+            })
+            .map(|h| h.rule)
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids.len()
+    }
+
     /// Names of the distinct rules hitting window `w`, in table order.
     pub fn rule_names(&self, rules: &Rules, w: usize) -> Vec<&'static str> {
         let (s, e) = self.windows[w];
