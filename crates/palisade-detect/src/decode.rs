@@ -103,6 +103,8 @@ struct Tok {
 /// Builds the classifier view of `input`.
 pub fn prepare(input: &str, work: &mut Work) -> Prepared {
     work.bytes += input.len() as u64;
+    // Full NFKC even where `needs_normalization` would skip it: the
+    // classifiers want full-width punctuation folded too.
     let n = normalize::normalize(input);
     let t = n.text.as_str();
     let mut toks: Vec<Tok> = Vec::new();
@@ -137,6 +139,11 @@ pub fn prepare(input: &str, work: &mut Work) -> Prepared {
     };
     let push = |out: &mut Prepared, c: char, at: usize| {
         let span = n.map.get(at).copied().unwrap_or((0, 0));
+        if c.is_ascii() {
+            out.text.push(c.to_ascii_lowercase());
+            out.map.push((span.0 as u32, span.1 as u32));
+            return;
+        }
         let before = out.text.len();
         for l in c.to_lowercase() {
             out.text.push(l);
@@ -208,6 +215,15 @@ pub fn prepare(input: &str, work: &mut Work) -> Prepared {
                 }
                 push(&mut out, fold.unwrap_or(c), tk.start + k);
             }
+        } else if w.is_ascii() {
+            // The common case: copy the word lower-cased with its map.
+            out.text
+                .extend(bytes.iter().map(|b| char::from(b.to_ascii_lowercase())));
+            out.map.extend(
+                n.map[tk.start..tk.end]
+                    .iter()
+                    .map(|&(a, b)| (a as u32, b as u32)),
+            );
         } else {
             for (k, c) in w.char_indices() {
                 push(&mut out, c, tk.start + k);
@@ -227,13 +243,16 @@ fn looks_like_address(w: &str) -> bool {
 /// ROT13 of the ASCII letters of `text`; byte offsets are unchanged.
 pub fn rot13(text: &str, work: &mut Work) -> String {
     work.bytes += text.len() as u64;
-    text.chars()
+    // Only ASCII letters change, so UTF-8 sequences stay intact.
+    let bytes: Vec<u8> = text
+        .bytes()
         .map(|c| match c {
-            'a'..='m' | 'A'..='M' => ((c as u8) + 13) as char,
-            'n'..='z' | 'N'..='Z' => ((c as u8) - 13) as char,
+            b'a'..=b'm' | b'A'..=b'M' => c + 13,
+            b'n'..=b'z' | b'N'..=b'Z' => c - 13,
             _ => c,
         })
-        .collect()
+        .collect();
+    String::from_utf8(bytes).unwrap_or_default()
 }
 
 /// One decoded payload.

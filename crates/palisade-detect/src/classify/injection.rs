@@ -4,7 +4,9 @@
 use std::borrow::Cow;
 
 use super::linear::{self, Head};
-use super::model::{self, RuleDef, Rules};
+use std::sync::Arc;
+
+use super::model::{self, Features, RuleDef, Rules};
 use super::{Reason, Verdict};
 use crate::decode::{self, Limits, Work};
 use crate::{Error, Finding, Kind};
@@ -173,7 +175,7 @@ impl InjectionClassifier {
 
     /// [`Self::score`], also counting the work done.
     pub fn score_with_work(&self, text: &str, work: &mut Work) -> Verdict {
-        let (mut findings, verdict) = self.run(text, work, false);
+        let (mut findings, verdict) = self.run(text, None, work, false);
         findings.clear();
         verdict
     }
@@ -183,17 +185,42 @@ impl InjectionClassifier {
     /// instruction.
     pub fn findings(&self, text: &str) -> Vec<Finding> {
         let mut work = Work::default();
-        self.run(text, &mut work, true).0
+        self.run(text, None, &mut work, true).0
+    }
+
+    /// [`Self::findings`] on features already extracted from `text` (the
+    /// scanner extracts them once for both classifiers).
+    pub fn findings_with_features(
+        &self,
+        text: &str,
+        feats: Arc<Features>,
+        work: &mut Work,
+    ) -> Vec<Finding> {
+        self.run(text, Some(feats), work, true).0
+    }
+
+    /// Hash size of the weights (log2).
+    pub fn bits(&self) -> u8 {
+        self.head.bits
     }
 
     /// [`Self::findings`], also counting the work done.
     pub fn findings_with_work(&self, text: &str, work: &mut Work) -> Vec<Finding> {
-        self.run(text, work, true).0
+        self.run(text, None, work, true).0
     }
 
-    fn run(&self, text: &str, work: &mut Work, want_findings: bool) -> (Vec<Finding>, Verdict) {
+    fn run(
+        &self,
+        text: &str,
+        feats: Option<Arc<Features>>,
+        work: &mut Work,
+        want_findings: bool,
+    ) -> (Vec<Finding>, Verdict) {
         let heads = std::slice::from_ref(&self.head);
-        let scored = model::score_all(text, &self.rules, heads, work);
+        let scored = match feats {
+            Some(f) => model::score_features(f, &self.rules, heads, work),
+            None => model::score_all(text, &self.rules, heads, work),
+        };
         let thr = self.head.threshold;
         let mut best = Verdict::default();
         let mut findings: Vec<Finding> = Vec::new();
@@ -218,7 +245,7 @@ impl InjectionClassifier {
                         let e = scored.windows[w - 1].1;
                         let v = self.verdict(&scored, b, scores[b], "injection_linear");
                         if let Some(f) =
-                            to_finding(Kind::PromptInjection, &scored.prepared, s, e, &v)
+                            to_finding(Kind::PromptInjection, &scored.features.prepared, s, e, &v)
                         {
                             findings.push(f);
                         }
@@ -231,14 +258,15 @@ impl InjectionClassifier {
         // Encoded payloads: decode and score what is inside.
         let mut payloads = decode::payloads(text, &self.limits, work);
         // ROT13 view of the prepared text: only instruction rules are read.
-        let rot = decode::rot13(&scored.prepared.text, work);
+        let rot = decode::rot13(&scored.features.prepared.text, work);
         for h in self.rules.hits(&rot, work) {
             // Only hits that ROT13 created (Chinese and digits are unchanged
             // by it, so their hits are already in the plain view).
-            let changed = rot.get(h.start..h.end) != scored.prepared.text.get(h.start..h.end);
+            let changed =
+                rot.get(h.start..h.end) != scored.features.prepared.text.get(h.start..h.end);
             if changed
                 && self.rules.defs.get(usize::from(h.rule)).map(|d| d.tag) == Some(TAG_INSTRUCTION)
-                && let Some((s, e)) = scored.prepared.to_input_span(h.start, h.end)
+                && let Some((s, e)) = scored.features.prepared.to_input_span(h.start, h.end)
             {
                 payloads.push(decode::Payload {
                     start: s,
@@ -311,7 +339,14 @@ impl InjectionClassifier {
             .into_iter()
             .map(Reason::Rule)
             .collect();
-        for (text, weight) in scored.top_ngrams(&self.head, w, 3) {
+        // Quoting n-grams costs a pass over the window: only for flagged
+        // windows, where someone will read the reason.
+        let grams = if score >= self.threshold() {
+            scored.top_ngrams(&self.head, w, 3)
+        } else {
+            Vec::new()
+        };
+        for (text, weight) in grams {
             reasons.push(Reason::Ngram { text, weight });
         }
         let (s, e) = scored.windows[w];
@@ -320,7 +355,7 @@ impl InjectionClassifier {
             flagged: score >= self.head.threshold,
             reasons,
             category: None,
-            span: scored.prepared.to_input_span(s, e),
+            span: scored.features.prepared.to_input_span(s, e),
             detector,
         }
     }

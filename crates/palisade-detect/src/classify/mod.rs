@@ -162,12 +162,20 @@ impl Classifiers {
     }
 
     /// Appends the findings of every loaded classifier on `text`.
+    /// The text is prepared and its n-grams extracted once for both.
     pub fn scan(&self, text: &str, out: &mut Vec<crate::Finding>) {
+        let mut work = crate::decode::Work::default();
+        let bits = match (&self.injection, &self.toxicity) {
+            (Some(i), _) => i.bits(),
+            (None, Some(t)) => t.bits(),
+            (None, None) => return,
+        };
+        let feats = model::Features::new(text, bits, &mut work);
         if let Some(c) = &self.injection {
-            out.extend(c.findings(text));
+            out.extend(c.findings_with_features(text, feats.clone(), &mut work));
         }
         if let Some(c) = &self.toxicity {
-            out.extend(c.findings(text));
+            out.extend(c.findings_with_features(text, feats, &mut work));
         }
     }
 }

@@ -9,6 +9,8 @@
 use regex_automata::meta::{self, Regex};
 use regex_automata::{Input, MatchKind};
 
+use std::sync::Arc;
+
 use super::features::{self, Emission, Gram};
 use super::linear::{Head, rules_fingerprint};
 use crate::Error;
@@ -195,11 +197,43 @@ pub fn margin(head: &Head, w: &WindowFeatures) -> f32 {
     head.bias + rules + sum / n.sqrt()
 }
 
+/// The prepared text and its feature emissions, computed once and shared
+/// by the injection and toxicity classifiers when they share a hash size.
+#[derive(Debug, Clone)]
+pub struct Features {
+    /// The prepared text.
+    pub prepared: Prepared,
+    /// Feature emissions of the prepared text.
+    pub emissions: Vec<Emission>,
+    /// Hash size the emissions were computed for.
+    pub bits: u8,
+}
+
+impl Features {
+    /// Prepares `input` and extracts its features.
+    pub fn new(input: &str, bits: u8, work: &mut Work) -> Arc<Features> {
+        let prepared = crate::decode::prepare(input, work);
+        Features::from_prepared(prepared, bits, work)
+    }
+
+    /// Extracts the features of an already prepared text.
+    pub fn from_prepared(prepared: Prepared, bits: u8, work: &mut Work) -> Arc<Features> {
+        let mut emissions = Vec::with_capacity(prepared.text.len() * 4);
+        features::extract(&prepared.text, bits, &mut emissions);
+        work.bytes += emissions.len() as u64;
+        Arc::new(Features {
+            prepared,
+            emissions,
+            bits,
+        })
+    }
+}
+
 /// Scores of every window for every head.
 #[derive(Debug, Clone)]
 pub struct Scored {
-    /// The prepared text.
-    pub prepared: Prepared,
+    /// The prepared text and its features.
+    pub features: Arc<Features>,
     /// Window spans in prepared offsets.
     pub windows: Vec<(usize, usize)>,
     /// `probs[h][w]`: calibrated probability of head `h` on window `w`
@@ -207,29 +241,29 @@ pub struct Scored {
     pub probs: Vec<Vec<f32>>,
     /// Rule hits in prepared offsets.
     pub hits: Vec<RuleHit>,
-    /// Feature emissions of the prepared text.
-    pub emissions: Vec<Emission>,
 }
 
 /// Prepares, extracts and scores `input` with every head.
 pub fn score_all(input: &str, rules: &Rules, heads: &[Head], work: &mut Work) -> Scored {
-    let prepared = crate::decode::prepare(input, work);
-    score_prepared(prepared, rules, heads, work)
+    let bits = heads.first().map_or(16, |h| h.bits);
+    score_features(Features::new(input, bits, work), rules, heads, work)
 }
 
-/// Scores an already prepared text.
-pub fn score_prepared(
-    prepared: Prepared,
+/// Scores already extracted features (re-extracted if the heads use
+/// another hash size).
+pub fn score_features(
+    mut feats: Arc<Features>,
     rules: &Rules,
     heads: &[Head],
     work: &mut Work,
 ) -> Scored {
-    let text = prepared.text.as_str();
+    let bits = heads.first().map_or(feats.bits, |h| h.bits);
+    if bits != feats.bits {
+        feats = Features::from_prepared(feats.prepared.clone(), bits, work);
+    }
+    let text = feats.prepared.text.as_str();
+    let emissions = &feats.emissions;
     let hits = rules.hits(text, work);
-    let bits = heads.first().map_or(16, |h| h.bits);
-    let mut emissions = Vec::with_capacity(text.len() * 4);
-    features::extract(text, bits, &mut emissions);
-    work.bytes += emissions.len() as u64;
     let wins = windows(text);
     let single = wins.len() == 1;
     let mut probs = Vec::with_capacity(heads.len());
@@ -237,7 +271,7 @@ pub fn score_prepared(
     let mut cnt_prefix: Vec<u32> = Vec::new();
     if !single {
         let mut cnt = vec![0u32; text.len() + 1];
-        for m in &emissions {
+        for m in emissions {
             cnt[m.start as usize + 1] += 1;
         }
         for i in 1..cnt.len() {
@@ -256,7 +290,7 @@ pub fn score_prepared(
             p.push(finish(head, sum / n.sqrt(), &hits, 0, text.len()));
         } else {
             let mut sum = vec![0f32; text.len() + 1];
-            for m in &emissions {
+            for m in emissions {
                 sum[m.start as usize + 1] +=
                     head.weights.get(m.index as usize).copied().unwrap_or(0.0);
             }
@@ -271,11 +305,10 @@ pub fn score_prepared(
         probs.push(p);
     }
     Scored {
-        prepared,
         windows: wins,
         probs,
         hits,
-        emissions,
+        features: feats.clone(),
     }
 }
 
@@ -349,30 +382,31 @@ impl Scored {
     /// `k` distinct `(text, contribution)` pairs, text at most 40 bytes.
     pub fn top_ngrams(&self, head: &Head, w: usize, k: usize) -> Vec<(String, f32)> {
         let (s, e) = self.windows[w];
-        let text = self.prepared.text.as_str();
-        let inside: Vec<&Emission> = self
-            .emissions
+        let text = self.features.prepared.text.as_str();
+        let inside = |m: &&Emission| (m.start as usize) >= s && (m.start as usize) < e;
+        let emissions = &self.features.emissions;
+        let norm = (emissions.iter().filter(inside).count().max(1) as f32).sqrt();
+        // Rank without allocating; quote only the winners.
+        let mut cands: Vec<(f32, u32, u32)> = emissions
             .iter()
-            .filter(|m| (m.start as usize) >= s && (m.start as usize) < e)
-            .collect();
-        let norm = (inside.len().max(1) as f32).sqrt();
-        let mut cands: Vec<(String, f32)> = inside
-            .iter()
-            .filter(|m| matches!(m.gram, Gram::Word | Gram::WordPair))
+            .filter(inside)
+            .filter(|m| matches!(m.gram, Gram::Word | Gram::WordPair) && m.end - m.start <= 40)
             .filter_map(|m| {
                 let w = head.weights.get(m.index as usize).copied()? / norm;
-                let t = text.get(m.start as usize..m.end as usize)?;
-                (w > 0.0 && t.len() <= 40).then(|| (t.to_owned(), w))
+                (w > 0.0).then_some((w, m.start, m.end))
             })
             .collect();
-        cands.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        cands.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
         let mut out: Vec<(String, f32)> = Vec::new();
-        for c in cands {
+        for (wt, a, b) in cands {
             if out.len() >= k {
                 break;
             }
-            if !out.iter().any(|o| o.0 == c.0) {
-                out.push(c);
+            let Some(t) = text.get(a as usize..b as usize) else {
+                continue;
+            };
+            if !out.iter().any(|o| o.0 == t) {
+                out.push((t.to_owned(), wt));
             }
         }
         out

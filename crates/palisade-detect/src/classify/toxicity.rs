@@ -7,7 +7,9 @@
 
 use super::injection::{apply_floor, argmax, to_finding};
 use super::linear::{self, Head};
-use super::model::{self, RuleDef, Rules};
+use std::sync::Arc;
+
+use super::model::{self, Features, RuleDef, Rules};
 use super::{Category, Reason, Verdict};
 use crate::decode::Work;
 use crate::{Error, Finding, Kind};
@@ -146,27 +148,52 @@ impl ToxicityClassifier {
 
     /// Scores `text`: the highest window, its category and reasons.
     pub fn score(&self, text: &str) -> Verdict {
-        self.run(text, &mut Work::default(), false).1
+        self.run(text, None, &mut Work::default(), false).1
     }
 
     /// [`Self::score`], also counting the work done.
     pub fn score_with_work(&self, text: &str, work: &mut Work) -> Verdict {
-        self.run(text, work, false).1
+        self.run(text, None, work, false).1
     }
 
     /// Findings of kind `toxicity` at the shipped threshold, one per run of
     /// flagged windows, detector `toxicity.<category>`.
     pub fn findings(&self, text: &str) -> Vec<Finding> {
-        self.run(text, &mut Work::default(), true).0
+        self.run(text, None, &mut Work::default(), true).0
+    }
+
+    /// [`Self::findings`] on features already extracted from `text` (the
+    /// scanner extracts them once for both classifiers).
+    pub fn findings_with_features(
+        &self,
+        text: &str,
+        feats: Arc<Features>,
+        work: &mut Work,
+    ) -> Vec<Finding> {
+        self.run(text, Some(feats), work, true).0
+    }
+
+    /// Hash size of the weights (log2).
+    pub fn bits(&self) -> u8 {
+        self.heads[0].bits
     }
 
     /// [`Self::findings`], also counting the work done.
     pub fn findings_with_work(&self, text: &str, work: &mut Work) -> Vec<Finding> {
-        self.run(text, work, true).0
+        self.run(text, None, work, true).0
     }
 
-    fn run(&self, text: &str, work: &mut Work, want_findings: bool) -> (Vec<Finding>, Verdict) {
-        let scored = model::score_all(text, &self.rules, &self.heads, work);
+    fn run(
+        &self,
+        text: &str,
+        feats: Option<Arc<Features>>,
+        work: &mut Work,
+        want_findings: bool,
+    ) -> (Vec<Finding>, Verdict) {
+        let scored = match feats {
+            Some(f) => model::score_features(f, &self.rules, &self.heads, work),
+            None => model::score_all(text, &self.rules, &self.heads, work),
+        };
         let thr = self.threshold();
         let scores: Vec<f32> = (0..scored.windows.len())
             .map(|w| apply_floor(scored.probs[0][w], scored.floor(&self.rules, w), thr))
@@ -189,7 +216,9 @@ impl ToxicityClassifier {
                         let s = scored.windows[a].0;
                         let e = scored.windows[w - 1].1;
                         let v = self.verdict(&scored, b, scores[b]);
-                        if let Some(f) = to_finding(Kind::Toxicity, &scored.prepared, s, e, &v) {
+                        if let Some(f) =
+                            to_finding(Kind::Toxicity, &scored.features.prepared, s, e, &v)
+                        {
                             findings.push(f);
                         }
                         run = None;
@@ -234,7 +263,14 @@ impl ToxicityClassifier {
             .into_iter()
             .map(Reason::Rule)
             .collect();
-        for (text, weight) in scored.top_ngrams(&self.heads[0], w, 3) {
+        // Quoting n-grams costs a pass over the window: only for flagged
+        // windows, where someone will read the reason.
+        let grams = if score >= self.threshold() {
+            scored.top_ngrams(&self.heads[0], w, 3)
+        } else {
+            Vec::new()
+        };
+        for (text, weight) in grams {
             reasons.push(Reason::Ngram { text, weight });
         }
         let (s, e) = scored.windows[w];
@@ -244,7 +280,7 @@ impl ToxicityClassifier {
             flagged,
             reasons,
             category: flagged.then_some(category),
-            span: scored.prepared.to_input_span(s, e),
+            span: scored.features.prepared.to_input_span(s, e),
             detector: detector(category),
         }
     }
