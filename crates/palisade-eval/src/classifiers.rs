@@ -848,8 +848,6 @@ pub struct ClassifierReport {
     pub task: String,
     /// One row per (model, setting).
     pub rows: Vec<Metrics>,
-    /// Mean microseconds per text for the shipped classifier on the tests.
-    pub micros_per_text: f64,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -892,7 +890,6 @@ pub fn evaluate_injection(samples: &[Sample]) -> Result<ClassifierReport, Error>
     let shipped = InjectionClassifier::load_embedded()?;
     let test: Vec<&Sample> = samples.iter().filter(|s| s.split == Split::Test).collect();
     let (base, bthr) = baseline(samples, label);
-    let start = std::time::Instant::now();
     let ours = |t: &str| shipped.score(t).score;
     eval_pair(
         &mut rows,
@@ -904,7 +901,6 @@ pub fn evaluate_injection(samples: &[Sample]) -> Result<ClassifierReport, Error>
         bthr,
         &label,
     );
-    let micros = start.elapsed().as_secs_f64() * 1e6 / (2 * test.len()).max(1) as f64;
     for (sub, name) in [
         ("deepset", "deepset (German/English)"),
         (
@@ -964,7 +960,6 @@ pub fn evaluate_injection(samples: &[Sample]) -> Result<ClassifierReport, Error>
     Ok(ClassifierReport {
         task: "prompt_injection".into(),
         rows,
-        micros_per_text: micros,
     })
 }
 
@@ -975,7 +970,6 @@ pub fn evaluate_toxicity(samples: &[Sample]) -> Result<ClassifierReport, Error> 
     let shipped = ToxicityClassifier::load_embedded()?;
     let test: Vec<&Sample> = samples.iter().filter(|s| s.split == Split::Test).collect();
     let (base, bthr) = baseline(samples, label);
-    let start = std::time::Instant::now();
     let ours = |t: &str| shipped.score(t).score;
     eval_pair(
         &mut rows,
@@ -987,7 +981,6 @@ pub fn evaluate_toxicity(samples: &[Sample]) -> Result<ClassifierReport, Error> 
         bthr,
         &label,
     );
-    let micros = start.elapsed().as_secs_f64() * 1e6 / (2 * test.len()).max(1) as f64;
     for sub in ["davidson", "surge-ai", "jigsaw-sample"] {
         let t: Vec<&Sample> = test.iter().copied().filter(|s| s.source == sub).collect();
         eval_pair(
@@ -1022,7 +1015,6 @@ pub fn evaluate_toxicity(samples: &[Sample]) -> Result<ClassifierReport, Error> 
     Ok(ClassifierReport {
         task: "toxicity".into(),
         rows,
-        micros_per_text: micros,
     })
 }
 
@@ -1061,11 +1053,6 @@ pub fn to_markdown(reports: &[ClassifierReport]) -> String {
                 m.fpr
             );
         }
-        let _ = writeln!(
-            s,
-            "\nShipped classifier: {:.0} µs per text on average over the test texts (debug or release build as run; see BENCHMARKS.md for criterion numbers).",
-            r.micros_per_text
-        );
     }
     s.push_str(END_MARK);
     s.push('\n');
