@@ -18,6 +18,9 @@ echo "== detection engine: presidio-research-synth (precision/recall/F1 per kind
 echo "== detection engine: quality gate (floors just under the recorded numbers)"
 cargo run -q -p palisade-eval --example quality_gate -- "$data" || status=1
 
+echo "== classifiers: prompt injection and toxicity (AUC, TPR @ 1 % FPR, P/R/F1, cross-dataset, TF-IDF baseline)"
+"$bin" eval detect --dataset classifiers --data-root "$data" --no-write || status=1
+
 echo "== model supply chain: picklescan fixtures (read as bytes, never unpickled)"
 bash bench/model_fixtures.sh "$data/model_files/picklescan-fixtures/labels.csv" || status=1
 

@@ -142,6 +142,8 @@ pub struct Scanner {
     hk_segment: Regex,
     hold_back: usize,
     name_model: Option<Box<dyn NameModel>>,
+    /// Trained injection/toxicity classifiers (issue 4), if enabled.
+    classifiers: crate::classify::Classifiers,
 }
 
 impl std::fmt::Debug for Scanner {
@@ -307,6 +309,10 @@ impl Scanner {
             .max()
             .unwrap_or(UNBOUNDED_CAP);
 
+        let classifiers = crate::classify::Classifiers::new(
+            config.enabled(Kind::PromptInjection),
+            config.enabled(Kind::Toxicity),
+        )?;
         Ok(Scanner {
             config,
             rules,
@@ -318,6 +324,7 @@ impl Scanner {
             hk_segment,
             hold_back,
             name_model: None,
+            classifiers,
         })
     }
 
@@ -370,6 +377,7 @@ impl Scanner {
         if self.config.enabled(Kind::UnicodeSmuggling) {
             out.extend(unicode::scan(text));
         }
+        self.classifiers.scan(text, &mut out);
         if self.config.normalize && normalize::needs_normalization(text) {
             let n = normalize::normalize(text);
             if n.text != text {

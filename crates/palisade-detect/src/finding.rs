@@ -140,6 +140,14 @@ impl Kind {
         self.as_str().to_ascii_uppercase()
     }
 
+    /// True for the kinds the trained classifiers report (`prompt_injection`,
+    /// `toxicity`): verdicts about a window of text, not values to redact.
+    /// They never take part in overlap resolution and operators leave them
+    /// alone, so a window verdict cannot hide an e-mail address inside it.
+    pub fn is_verdict(self) -> bool {
+        matches!(self, Kind::PromptInjection | Kind::Toxicity)
+    }
+
     /// How serious a finding of this kind is, for `--fail-on` style policies.
     pub fn severity(self) -> Severity {
         match self {
@@ -284,11 +292,15 @@ impl Finding {
 
 /// Resolves overlapping findings deterministically: the higher score wins,
 /// then the longer span, then the earlier start, then the smaller kind.
-/// The result is sorted by start offset and has no overlaps.
-pub fn resolve_overlaps(mut findings: Vec<Finding>) -> Vec<Finding> {
+/// The result is sorted by start offset and has no overlaps, except that
+/// verdict findings ([`Kind::is_verdict`]) are kept as they are and may
+/// overlap anything.
+pub fn resolve_overlaps(findings: Vec<Finding>) -> Vec<Finding> {
     if findings.len() < 2 {
         return findings;
     }
+    let (verdicts, mut findings): (Vec<Finding>, Vec<Finding>) =
+        findings.into_iter().partition(|f| f.kind.is_verdict());
     findings.sort_by(|a, b| {
         b.score
             .total_cmp(&a.score)
@@ -312,6 +324,7 @@ pub fn resolve_overlaps(mut findings: Vec<Finding>) -> Vec<Finding> {
             kept.push(f);
         }
     }
+    kept.extend(verdicts);
     kept.sort_by(|a, b| a.start.cmp(&b.start).then(a.end.cmp(&b.end)));
     kept
 }

@@ -10,6 +10,8 @@
 //! * [`Finding`] / [`Kind`] / [`Severity`] — the result shape (DESIGN.md).
 //! * [`normalize`] — NFKC + invisible stripping + confusable folding, with a
 //!   byte map back to the input; the classifiers of issue 4 reuse it.
+//! * [`classify`] — trained prompt-injection/jailbreak and toxicity
+//!   classifiers (issue 4) over the attack normaliser in [`decode`].
 //! * [`canary`] — per-request canary strings and their detection.
 //! * [`operators`] — redact, mask, placeholder, keyed pseudonym, reversible
 //!   token (AES-SIV) with [`operators::deanonymize`], synthetic values.
@@ -19,7 +21,9 @@
 //! See `docs/detection.md` for the detector catalogue and measured quality.
 
 pub mod canary;
+pub mod classify;
 pub mod context;
+pub mod decode;
 pub mod engine;
 pub mod finding;
 pub mod names;
@@ -65,4 +69,7 @@ pub enum Error {
     /// The operator needs a key and none was given.
     #[error("operator `{0}` needs a key")]
     MissingKey(&'static str),
+    /// Classifier weights are malformed, corrupted or do not fit this build.
+    #[error("invalid classifier weights: {0}")]
+    Model(&'static str),
 }

@@ -161,7 +161,9 @@ pub fn anonymize(text: &str, findings: &[Finding], op: &Operator) -> Result<Anon
         findings
             .iter()
             .filter(|f| {
-                f.start < f.end
+                // Classifier verdicts cover whole windows: nothing to replace.
+                !f.kind.is_verdict()
+                    && f.start < f.end
                     && f.end <= text.len()
                     && text.is_char_boundary(f.start)
                     && text.is_char_boundary(f.end)

@@ -86,7 +86,7 @@ impl StreamRedactor {
             let mut g = f;
             g.start = g.start.saturating_sub(ctx);
             g.end -= ctx;
-            if g.start < cut && g.end > cut {
+            if g.start < cut && g.end > cut && !g.kind.is_verdict() {
                 // Straddles the release point: keep it for the next round.
                 cut = g.start;
             }

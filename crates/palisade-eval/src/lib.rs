@@ -3,8 +3,10 @@
 //!
 //! [`detect`] scores `palisade-detect` on labelled PII datasets (precision,
 //! recall and F1 per entity type) and renders the table kept in
-//! `EVALUATION.md`.
+//! `EVALUATION.md`. [`classifiers`] trains and evaluates the prompt-injection
+//! and toxicity classifiers (issue 4).
 
+pub mod classifiers;
 pub mod detect;
 
 /// Errors of the evaluation harness. Messages name files, never their

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use palisade_eval::detect;
+use palisade_eval::{classifiers, detect};
 
 use crate::exit;
 use crate::output::Format;
@@ -17,7 +17,11 @@ pub enum EvalCommand {
     /// Human format prints the table and writes it into EVALUATION.md
     /// (section "Detection engine"); JSON format only prints.
     Detect {
-        /// Dataset name: a directory under `<data-root>/pii/`.
+        /// Dataset name: a directory under `<data-root>/pii/`, or
+        /// `classifiers` (both trained classifiers), `prompt_injection` or
+        /// `toxicity` for the issue-4 classifiers (AUC, TPR at 1 % FPR,
+        /// precision/recall/F1 at the shipped threshold, cross-dataset rows
+        /// and a TF-IDF + logistic-regression baseline).
         #[arg(long)]
         dataset: String,
         /// Root of the shared data directory.
@@ -38,6 +42,49 @@ pub enum EvalCommand {
 /// Runs `palisade eval`.
 pub fn run(command: EvalCommand) -> anyhow::Result<ExitCode> {
     match command {
+        EvalCommand::Detect {
+            dataset,
+            data_root,
+            format,
+            output,
+            no_write,
+        } if matches!(
+            dataset.as_str(),
+            "classifiers" | "prompt_injection" | "toxicity"
+        ) =>
+        {
+            let mut reports = Vec::new();
+            if dataset != "toxicity" {
+                let samples = classifiers::load_injection(&data_root).map_err(exit::invalid)?;
+                reports.push(classifiers::evaluate_injection(&samples).map_err(exit::failure)?);
+            }
+            if dataset != "prompt_injection" {
+                let samples = classifiers::load_toxicity(&data_root).map_err(exit::invalid)?;
+                reports.push(classifiers::evaluate_toxicity(&samples).map_err(exit::failure)?);
+            }
+            let mut out = std::io::stdout().lock();
+            match format {
+                Format::Json => {
+                    serde_json::to_writer_pretty(&mut out, &reports).map_err(exit::failure)?;
+                    writeln!(out)?;
+                }
+                Format::Human => {
+                    let block = classifiers::to_markdown(&reports);
+                    write!(out, "{block}")?;
+                    if !no_write {
+                        let doc = match std::fs::read_to_string(&output) {
+                            Ok(d) => d,
+                            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+                            Err(e) => return Err(exit::failure(e)),
+                        };
+                        std::fs::write(&output, classifiers::update_markdown(&doc, &block))
+                            .map_err(exit::failure)?;
+                        writeln!(out, "updated {}", output.display())?;
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         EvalCommand::Detect {
             dataset,
             data_root,

@@ -1,0 +1,433 @@
+//! The windowed linear scorer shared by the injection and toxicity
+//! classifiers: rule regexes + hashed n-grams + trained heads.
+//!
+//! A text is prepared ([`crate::decode::prepare`]), its rules matched in
+//! one multi-pattern regex pass and its n-grams extracted once; windows of
+//! [`WINDOW`] bytes every [`STRIDE`] bytes are then scored from prefix sums,
+//! so overlapping windows cost nothing extra. Short texts are one window.
+
+use regex_automata::meta::{self, Regex};
+use regex_automata::{Input, MatchKind};
+
+use std::sync::Arc;
+
+use super::features::{self, Emission, Gram};
+use super::linear::{Head, rules_fingerprint};
+use crate::Error;
+use crate::decode::{Prepared, Work};
+
+/// Window length in bytes of prepared text.
+pub const WINDOW: usize = 512;
+/// Distance between window starts.
+pub const STRIDE: usize = 256;
+
+/// A rule feature: a regex over prepared (lower-cased) text.
+#[derive(Debug, Clone, Copy)]
+pub struct RuleDef {
+    /// Rule name, quoted in reasons.
+    pub name: &'static str,
+    /// Pattern (Unicode-aware; the text is already lower-cased).
+    pub pattern: &'static str,
+    /// A hit makes the window's score at least this much (0 = no floor);
+    /// used for rules the training data cannot teach (e.g. Chinese).
+    pub floor: f32,
+    /// Tag interpreted by the classifier (instruction rule, toxicity
+    /// category, …).
+    pub tag: u8,
+}
+
+/// A rule match in prepared-text offsets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuleHit {
+    /// Index into the rule table.
+    pub rule: u16,
+    /// Start byte in the prepared text.
+    pub start: usize,
+    /// End byte.
+    pub end: usize,
+}
+
+/// A compiled rule table.
+#[derive(Debug)]
+pub struct Rules {
+    /// The rule definitions, in table order.
+    pub defs: &'static [RuleDef],
+    regex: Regex,
+    /// Fingerprint of the names (checked against model heads).
+    pub id: u64,
+}
+
+impl Rules {
+    /// Compiles a rule table.
+    pub fn new(defs: &'static [RuleDef]) -> Result<Rules, Error> {
+        // The text is lower-cased with whitespace collapsed to one space, so
+        // ASCII word boundaries and classes suffice and keep the automata
+        // small (Unicode `\b` would also rule out the fast DFA engines).
+        let patterns: Vec<String> = defs
+            .iter()
+            .map(|d| {
+                d.pattern
+                    .replace(r"\b", r"(?-u:\b)")
+                    .replace(r"\w", "[a-z0-9_]")
+                    .replace(r"\S", "[^ ]")
+                    .replace(r"\s", " ")
+            })
+            .collect();
+        let regex = meta::Builder::new()
+            .configure(
+                meta::Config::new()
+                    .match_kind(MatchKind::LeftmostFirst)
+                    .nfa_size_limit(Some(64 << 20))
+                    .hybrid_cache_capacity(4 << 20),
+            )
+            .build_many(&patterns)
+            .map_err(|e| Error::Build(e.to_string()))?;
+        let names: Vec<&str> = defs.iter().map(|d| d.name).collect();
+        Ok(Rules {
+            defs,
+            regex,
+            id: rules_fingerprint(&names),
+        })
+    }
+
+    /// Every leftmost-first match in `text`.
+    pub fn hits(&self, text: &str, work: &mut Work) -> Vec<RuleHit> {
+        work.bytes += text.len() as u64;
+        let mut out = Vec::new();
+        for m in self.regex.find_iter(Input::new(text)) {
+            out.push(RuleHit {
+                rule: m.pattern().as_usize() as u16,
+                start: m.start(),
+                end: m.end(),
+            });
+        }
+        out
+    }
+}
+
+/// The features of one window, explicitly listed (used for training and
+/// tests; scoring uses prefix sums over the same emissions).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowFeatures {
+    /// Start byte in the prepared text.
+    pub start: usize,
+    /// End byte.
+    pub end: usize,
+    /// Hash buckets, one per emission (duplicates kept).
+    pub buckets: Vec<u32>,
+    /// Distinct rules that hit in the window.
+    pub rules: Vec<u16>,
+}
+
+/// Window start/end pairs over a text of `len` bytes, on char boundaries.
+pub fn windows(text: &str) -> Vec<(usize, usize)> {
+    let len = text.len();
+    if len <= WINDOW {
+        return vec![(0, len)];
+    }
+    let mut out = Vec::new();
+    let mut s = 0;
+    loop {
+        let mut e = (s + WINDOW).min(len);
+        while !text.is_char_boundary(e) {
+            e -= 1;
+        }
+        out.push((s, e));
+        if e >= len {
+            break;
+        }
+        let mut next = s + STRIDE;
+        while !text.is_char_boundary(next) {
+            next += 1;
+        }
+        s = next;
+    }
+    out
+}
+
+/// Lists each window's features: what the trainer learns from.
+pub fn window_features(
+    prepared: &str,
+    emissions: &[Emission],
+    hits: &[RuleHit],
+) -> Vec<WindowFeatures> {
+    windows(prepared)
+        .into_iter()
+        .map(|(s, e)| {
+            let buckets = emissions
+                .iter()
+                .filter(|m| (m.start as usize) >= s && (m.start as usize) < e)
+                .map(|m| m.index)
+                .collect();
+            let mut rules: Vec<u16> = hits
+                .iter()
+                .filter(|h| h.start >= s && h.start < e)
+                .map(|h| h.rule)
+                .collect();
+            rules.sort_unstable();
+            rules.dedup();
+            WindowFeatures {
+                start: s,
+                end: e,
+                buckets,
+                rules,
+            }
+        })
+        .collect()
+}
+
+/// Raw margin of one head on explicit window features.
+pub fn margin(head: &Head, w: &WindowFeatures) -> f32 {
+    let n = w.buckets.len().max(1) as f32;
+    let sum: f32 = w
+        .buckets
+        .iter()
+        .map(|&b| head.weights.get(b as usize).copied().unwrap_or(0.0))
+        .sum();
+    let rules: f32 = w
+        .rules
+        .iter()
+        .map(|&r| {
+            head.rule_weights
+                .get(usize::from(r))
+                .copied()
+                .unwrap_or(0.0)
+        })
+        .sum();
+    head.bias + rules + sum / n.sqrt()
+}
+
+/// The prepared text and its feature emissions, computed once and shared
+/// by the injection and toxicity classifiers when they share a hash size.
+#[derive(Debug, Clone)]
+pub struct Features {
+    /// The prepared text.
+    pub prepared: Prepared,
+    /// Feature emissions of the prepared text.
+    pub emissions: Vec<Emission>,
+    /// Hash size the emissions were computed for.
+    pub bits: u8,
+}
+
+impl Features {
+    /// Prepares `input` and extracts its features.
+    pub fn new(input: &str, bits: u8, work: &mut Work) -> Arc<Features> {
+        let prepared = crate::decode::prepare(input, work);
+        Features::from_prepared(prepared, bits, work)
+    }
+
+    /// Extracts the features of an already prepared text.
+    pub fn from_prepared(prepared: Prepared, bits: u8, work: &mut Work) -> Arc<Features> {
+        let mut emissions = Vec::with_capacity(prepared.text.len() * 4);
+        features::extract(&prepared.text, bits, &mut emissions);
+        work.bytes += emissions.len() as u64;
+        Arc::new(Features {
+            prepared,
+            emissions,
+            bits,
+        })
+    }
+}
+
+/// Scores of every window for every head.
+#[derive(Debug, Clone)]
+pub struct Scored {
+    /// The prepared text and its features.
+    pub features: Arc<Features>,
+    /// Window spans in prepared offsets.
+    pub windows: Vec<(usize, usize)>,
+    /// `probs[h][w]`: calibrated probability of head `h` on window `w`
+    /// (before rule floors).
+    pub probs: Vec<Vec<f32>>,
+    /// Rule hits in prepared offsets.
+    pub hits: Vec<RuleHit>,
+}
+
+/// Prepares, extracts and scores `input` with every head.
+pub fn score_all(input: &str, rules: &Rules, heads: &[Head], work: &mut Work) -> Scored {
+    let bits = heads.first().map_or(16, |h| h.bits);
+    score_features(Features::new(input, bits, work), rules, heads, work)
+}
+
+/// Scores already extracted features (re-extracted if the heads use
+/// another hash size).
+pub fn score_features(
+    mut feats: Arc<Features>,
+    rules: &Rules,
+    heads: &[Head],
+    work: &mut Work,
+) -> Scored {
+    let bits = heads.first().map_or(feats.bits, |h| h.bits);
+    if bits != feats.bits {
+        feats = Features::from_prepared(feats.prepared.clone(), bits, work);
+    }
+    let text = feats.prepared.text.as_str();
+    let emissions = &feats.emissions;
+    let hits = rules.hits(text, work);
+    let wins = windows(text);
+    let single = wins.len() == 1;
+    let mut probs = Vec::with_capacity(heads.len());
+    // Per-byte prefix sums are only needed when there are several windows.
+    let mut cnt_prefix: Vec<u32> = Vec::new();
+    if !single {
+        let mut cnt = vec![0u32; text.len() + 1];
+        for m in emissions {
+            cnt[m.start as usize + 1] += 1;
+        }
+        for i in 1..cnt.len() {
+            cnt[i] += cnt[i - 1];
+        }
+        cnt_prefix = cnt;
+    }
+    for head in heads {
+        let mut p = Vec::with_capacity(wins.len());
+        if single {
+            let sum: f32 = emissions
+                .iter()
+                .map(|m| head.weights.get(m.index as usize).copied().unwrap_or(0.0))
+                .sum();
+            let n = emissions.len().max(1) as f32;
+            p.push(finish(head, sum / n.sqrt(), &hits, 0, text.len()));
+        } else {
+            let mut sum = vec![0f32; text.len() + 1];
+            for m in emissions {
+                sum[m.start as usize + 1] +=
+                    head.weights.get(m.index as usize).copied().unwrap_or(0.0);
+            }
+            for i in 1..sum.len() {
+                sum[i] += sum[i - 1];
+            }
+            for &(s, e) in &wins {
+                let n = (cnt_prefix[e] - cnt_prefix[s]).max(1) as f32;
+                p.push(finish(head, (sum[e] - sum[s]) / n.sqrt(), &hits, s, e));
+            }
+        }
+        probs.push(p);
+    }
+    Scored {
+        windows: wins,
+        probs,
+        hits,
+        features: feats.clone(),
+    }
+}
+
+fn finish(head: &Head, ngram: f32, hits: &[RuleHit], s: usize, e: usize) -> f32 {
+    let mut seen: u64 = 0;
+    let mut rules = 0.0;
+    for h in hits.iter().filter(|h| h.start >= s && h.start < e) {
+        // Each rule counts once per window (bit set over the first 64 rules).
+        let bit = 1u64 << (h.rule % 64);
+        if seen & bit != 0 {
+            continue;
+        }
+        seen |= bit;
+        rules += head
+            .rule_weights
+            .get(usize::from(h.rule))
+            .copied()
+            .unwrap_or(0.0);
+    }
+    head.calibrate(head.bias + rules + ngram)
+}
+
+impl Scored {
+    /// Highest rule floor among hits in window `w`.
+    pub fn floor(&self, rules: &Rules, w: usize) -> f32 {
+        let (s, e) = self.windows[w];
+        self.hits
+            .iter()
+            .filter(|h| h.start >= s && h.start < e)
+            .filter_map(|h| rules.defs.get(usize::from(h.rule)))
+            .fold(0f32, |m, d| m.max(d.floor))
+    }
+
+    /// How many distinct rules with tag `tag` hit window `w`.
+    pub fn distinct_with_tag(&self, rules: &Rules, w: usize, tag: u8) -> usize {
+        let (s, e) = self.windows[w];
+        let mut ids: Vec<u16> = self
+            .hits
+            .iter()
+            .filter(|h| h.start >= s && h.start < e)
+            .filter(|h| {
+                rules
+                    .defs
+                    .get(usize::from(h.rule))
+                    .is_some_and(|d| d.tag == tag)
+            })
+            .map(|h| h.rule)
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids.len()
+    }
+
+    /// Names of the distinct rules hitting window `w`, in table order.
+    pub fn rule_names(&self, rules: &Rules, w: usize) -> Vec<&'static str> {
+        let (s, e) = self.windows[w];
+        let mut ids: Vec<u16> = self
+            .hits
+            .iter()
+            .filter(|h| h.start >= s && h.start < e)
+            .map(|h| h.rule)
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids.iter()
+            .filter_map(|&i| rules.defs.get(usize::from(i)).map(|d| d.name))
+            .collect()
+    }
+
+    /// The word n-grams of window `w` that pushed `head` up most: up to
+    /// `k` distinct `(text, contribution)` pairs, text at most 40 bytes.
+    pub fn top_ngrams(&self, head: &Head, w: usize, k: usize) -> Vec<(String, f32)> {
+        let (s, e) = self.windows[w];
+        let text = self.features.prepared.text.as_str();
+        let inside = |m: &&Emission| (m.start as usize) >= s && (m.start as usize) < e;
+        let emissions = &self.features.emissions;
+        let norm = (emissions.iter().filter(inside).count().max(1) as f32).sqrt();
+        // Rank without allocating; quote only the winners.
+        let mut cands: Vec<(f32, u32, u32)> = emissions
+            .iter()
+            .filter(inside)
+            .filter(|m| matches!(m.gram, Gram::Word | Gram::WordPair) && m.end - m.start <= 40)
+            .filter_map(|m| {
+                let w = head.weights.get(m.index as usize).copied()? / norm;
+                (w > 0.0).then_some((w, m.start, m.end))
+            })
+            .collect();
+        cands.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+        let mut out: Vec<(String, f32)> = Vec::new();
+        for (wt, a, b) in cands {
+            if out.len() >= k {
+                break;
+            }
+            let Some(t) = text.get(a as usize..b as usize) else {
+                continue;
+            };
+            if !out.iter().any(|o| o.0 == t) {
+                out.push((t.to_owned(), wt));
+            }
+        }
+        out
+    }
+}
+
+/// Checks that `heads` fit `rules` and have one size.
+pub fn check_heads(heads: &[Head], rules: &Rules, names: &[&str]) -> Result<(), Error> {
+    for want in names {
+        if !heads.iter().any(|h| h.name == *want) {
+            return Err(Error::Model("a required head is missing"));
+        }
+    }
+    let bits = heads.first().map(|h| h.bits);
+    for h in heads {
+        if h.rules_id != rules.id || h.rule_weights.len() != rules.defs.len() {
+            return Err(Error::Model("weights were trained with another rule table"));
+        }
+        if Some(h.bits) != bits || h.weights.len() != 1usize << h.bits {
+            return Err(Error::Model("heads disagree on the hash size"));
+        }
+    }
+    Ok(())
+}
