@@ -1061,14 +1061,8 @@ pub fn to_markdown(reports: &[ClassifierReport]) -> String {
 
 /// Replaces the generated block in `doc`, or appends a new section.
 pub fn update_markdown(doc: &str, block: &str) -> String {
-    if let (Some(b), Some(e)) = (doc.find(BEGIN_MARK), doc.find(END_MARK))
-        && b < e
-    {
-        let mut after = e + END_MARK.len();
-        if doc[after..].starts_with('\n') {
-            after += 1;
-        }
-        return format!("{}{}{}", &doc[..b], block, &doc[after..]);
+    if let Some(done) = crate::replace_marked(doc, BEGIN_MARK, END_MARK, block) {
+        return done;
     }
     let mut out = doc.to_owned();
     if !out.ends_with('\n') && !out.is_empty() {
