@@ -1,32 +1,74 @@
-//! Runs the injection and toxicity scores in a loop over the benchmark
-//! text, for `perf record` or `valgrind --tool=callgrind`:
-//! `cargo run --release -p palisade-detect --example classify_profile -- 2000`.
+//! Runs one classifier workload in a loop over the benchmark text, for
+//! `perf record` or for stable instruction counts with callgrind:
+//!
+//! ```text
+//! cargo build --release -p palisade-detect --example classify_profile
+//! valgrind --tool=callgrind --toggle-collect='*InjectionClassifier::score' \
+//!     target/release/examples/classify_profile injection 1024 200
+//! ```
+//!
+//! Workloads: `injection`, `toxicity` (score), `pipeline` (Scanner::scan with
+//! every detector and both classifiers), `patterns` (Scanner::scan without
+//! the classifiers). Arguments: workload, text size in bytes, iterations.
 #![allow(missing_docs, clippy::unwrap_used, clippy::print_stdout)]
 
 use std::hint::black_box;
 
 use palisade_detect::classify::{InjectionClassifier, ToxicityClassifier};
+use palisade_detect::{Config, Kind, Scanner};
 
 #[path = "../benches/support/text.rs"]
 mod text;
 
 fn main() {
-    let n: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(1000);
-    let inj = InjectionClassifier::load_embedded().unwrap();
-    let tox = ToxicityClassifier::load_embedded().unwrap();
-    let mut t = text::mixed(1024);
-    let mut cut = 1024.min(t.len());
+    let args: Vec<String> = std::env::args().collect();
+    let mode = args.get(1).map_or("injection", String::as_str);
+    let size: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(1024);
+    let n: usize = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(1000);
+    let mut t = text::mixed(size);
+    let mut cut = size.min(t.len());
     while !t.is_char_boundary(cut) {
         cut -= 1;
     }
     t.truncate(cut);
-    let mut s = 0.0;
-    for _ in 0..n {
-        s += black_box(inj.score(black_box(&t))).score;
-        s += black_box(tox.score(black_box(&t))).score;
+    let mut acc = 0usize;
+    match mode {
+        "injection" => {
+            let c = InjectionClassifier::load_embedded().unwrap();
+            for _ in 0..n {
+                acc += black_box(c.score(black_box(&t))).reasons.len();
+            }
+        }
+        "toxicity" => {
+            let c = ToxicityClassifier::load_embedded().unwrap();
+            for _ in 0..n {
+                acc += black_box(c.score(black_box(&t))).reasons.len();
+            }
+        }
+        "pipeline" | "patterns" => {
+            let config = if mode == "pipeline" {
+                Config::default()
+            } else {
+                Config {
+                    kinds: Some(
+                        Kind::ALL
+                            .iter()
+                            .copied()
+                            .filter(|k| !k.is_verdict())
+                            .collect(),
+                    ),
+                    ..Config::default()
+                }
+            };
+            let s = Scanner::new(config).unwrap();
+            for _ in 0..n {
+                acc += black_box(s.scan(black_box(&t))).len();
+            }
+        }
+        _ => {
+            println!("unknown workload {mode}");
+            return;
+        }
     }
-    println!("{} iterations on {} bytes, checksum {s:.3}", n, t.len());
+    println!("{mode}: {n} iterations on {} bytes ({acc})", t.len());
 }

@@ -80,6 +80,16 @@ fn hash_split(text: &str) -> Split {
     }
 }
 
+/// 60 % train, 20 % calibration, 20 % test: for the toxicity sets, whose
+/// threshold at 1 % FPR needs more calibration negatives than 10 % gives.
+fn hash_split_wide_calib(text: &str) -> Split {
+    match fnv(text) % 10 {
+        0 | 1 => Split::Test,
+        2 | 3 => Split::Calib,
+        _ => Split::Train,
+    }
+}
+
 /// Train or calibration (never test), by text hash: for sets whose own
 /// split says "train".
 fn train_or_calib(text: &str) -> Split {
@@ -330,7 +340,7 @@ pub fn load_toxicity(root: &Path) -> Result<Vec<Sample>, Error> {
             .replace("&lt;", "<")
             .replace("&gt;", ">");
         out.push(Sample {
-            split: hash_split(&text),
+            split: hash_split_wide_calib(&text),
             label: class != "2",
             hate: class == "0",
             text,
@@ -345,7 +355,7 @@ pub fn load_toxicity(root: &Path) -> Result<Vec<Sample>, Error> {
             continue;
         };
         out.push(Sample {
-            split: hash_split(text),
+            split: hash_split_wide_calib(text),
             label: l == "Toxic",
             hate: false,
             text: text.clone(),
@@ -1061,14 +1071,8 @@ pub fn to_markdown(reports: &[ClassifierReport]) -> String {
 
 /// Replaces the generated block in `doc`, or appends a new section.
 pub fn update_markdown(doc: &str, block: &str) -> String {
-    if let (Some(b), Some(e)) = (doc.find(BEGIN_MARK), doc.find(END_MARK))
-        && b < e
-    {
-        let mut after = e + END_MARK.len();
-        if doc[after..].starts_with('\n') {
-            after += 1;
-        }
-        return format!("{}{}{}", &doc[..b], block, &doc[after..]);
+    if let Some(done) = crate::replace_marked(doc, BEGIN_MARK, END_MARK, block) {
+        return done;
     }
     let mut out = doc.to_owned();
     if !out.ends_with('\n') && !out.is_empty() {

@@ -377,14 +377,8 @@ impl Report {
 /// Puts `block` into `doc`: replaces an existing generated block, else
 /// appends it to the `## Detection engine` section (creating the section).
 pub fn update_markdown(doc: &str, block: &str) -> String {
-    if let (Some(b), Some(e)) = (doc.find(BEGIN_MARK), doc.find(END_MARK))
-        && b < e
-    {
-        let mut after = e + END_MARK.len();
-        if doc[after..].starts_with('\n') {
-            after += 1;
-        }
-        return format!("{}{}{}", &doc[..b], block, &doc[after..]);
+    if let Some(done) = crate::replace_marked(doc, BEGIN_MARK, END_MARK, block) {
+        return done;
     }
     let section_intro = "\nMeasured by `palisade eval detect`; scoring rules and the label mapping are in \
 `crates/palisade-eval/src/detect.rs` and `docs/detection.md`.\n\n";

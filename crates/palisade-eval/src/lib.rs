@@ -34,3 +34,15 @@ pub enum Error {
     #[error(transparent)]
     Detect(#[from] palisade_detect::Error),
 }
+
+/// Replaces the block between `begin` and `end` (markers included, plus one
+/// newline after `end`) with `block`; `None` when the markers are missing.
+pub fn replace_marked(doc: &str, begin: &str, end: &str, block: &str) -> Option<String> {
+    let b = doc.find(begin)?;
+    let e = doc.find(end).filter(|e| *e > b)?;
+    let mut after = e + end.len();
+    if doc[after..].starts_with('\n') {
+        after += 1;
+    }
+    Some(format!("{}{}{}", &doc[..b], block, &doc[after..]))
+}

@@ -232,26 +232,13 @@ impl InjectionClassifier {
             best = self.verdict(&scored, w, scores[w], "injection_linear");
         }
         if want_findings {
-            let mut run: Option<(usize, usize)> = None; // (first window, best window)
-            for w in 0..=scores.len() {
-                let hot = scores.get(w).is_some_and(|&s| s >= thr);
-                match (hot, run) {
-                    (true, None) => run = Some((w, w)),
-                    (true, Some((a, b))) => {
-                        run = Some((a, if scores[w] > scores[b] { w } else { b }));
-                    }
-                    (false, Some((a, b))) => {
-                        let s = scored.windows[a].0;
-                        let e = scored.windows[w - 1].1;
-                        let v = self.verdict(&scored, b, scores[b], "injection_linear");
-                        if let Some(f) =
-                            to_finding(Kind::PromptInjection, &scored.features.prepared, s, e, &v)
-                        {
-                            findings.push(f);
-                        }
-                        run = None;
-                    }
-                    (false, None) => {}
+            for (a, z, b) in model::flagged_runs(&scores, thr) {
+                let (s, e) = (scored.windows[a].0, scored.windows[z].1);
+                let v = self.verdict(&scored, b, scores[b], "injection_linear");
+                if let Some(f) =
+                    to_finding(Kind::PromptInjection, &scored.features.prepared, s, e, &v)
+                {
+                    findings.push(f);
                 }
             }
         }

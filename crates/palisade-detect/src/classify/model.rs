@@ -413,6 +413,27 @@ impl Scored {
     }
 }
 
+/// Runs of adjacent windows whose score reaches `threshold`, as
+/// `(first window, last window, best window)`.
+pub fn flagged_runs(scores: &[f32], threshold: f32) -> Vec<(usize, usize, usize)> {
+    let mut out = Vec::new();
+    let mut run: Option<(usize, usize)> = None;
+    for (w, &s) in scores.iter().enumerate() {
+        if s >= threshold {
+            run = Some(match run {
+                None => (w, w),
+                Some((a, b)) => (a, if s > scores[b] { w } else { b }),
+            });
+        } else if let Some((a, b)) = run.take() {
+            out.push((a, w - 1, b));
+        }
+    }
+    if let Some((a, b)) = run {
+        out.push((a, scores.len() - 1, b));
+    }
+    out
+}
+
 /// Checks that `heads` fit `rules` and have one size.
 pub fn check_heads(heads: &[Head], rules: &Rules, names: &[&str]) -> Result<(), Error> {
     for want in names {
@@ -430,4 +451,28 @@ pub fn check_heads(heads: &[Head], rules: &Rules, names: &[&str]) -> Result<(), 
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flagged_runs_merge_adjacent_windows() {
+        let s = [0.1, 0.9, 0.95, 0.2, 0.8];
+        assert_eq!(flagged_runs(&s, 0.5), vec![(1, 2, 2), (4, 4, 4)]);
+        assert!(flagged_runs(&[], 0.5).is_empty());
+    }
+
+    #[test]
+    fn windows_cover_the_text_on_char_boundaries() {
+        let t = "長".repeat(400);
+        let w = windows(&t);
+        assert_eq!(w.first().map(|x| x.0), Some(0));
+        assert_eq!(w.last().map(|x| x.1), Some(t.len()));
+        assert!(
+            w.iter()
+                .all(|&(s, e)| t.is_char_boundary(s) && t.is_char_boundary(e))
+        );
+    }
 }

@@ -204,26 +204,11 @@ impl ToxicityClassifier {
         let best = self.verdict(&scored, best_w, scores[best_w]);
         let mut findings = Vec::new();
         if want_findings {
-            let mut run: Option<(usize, usize)> = None;
-            for w in 0..=scores.len() {
-                let hot = scores.get(w).is_some_and(|&s| s >= thr);
-                match (hot, run) {
-                    (true, None) => run = Some((w, w)),
-                    (true, Some((a, b))) => {
-                        run = Some((a, if scores[w] > scores[b] { w } else { b }));
-                    }
-                    (false, Some((a, b))) => {
-                        let s = scored.windows[a].0;
-                        let e = scored.windows[w - 1].1;
-                        let v = self.verdict(&scored, b, scores[b]);
-                        if let Some(f) =
-                            to_finding(Kind::Toxicity, &scored.features.prepared, s, e, &v)
-                        {
-                            findings.push(f);
-                        }
-                        run = None;
-                    }
-                    (false, None) => {}
+            for (a, z, b) in model::flagged_runs(&scores, thr) {
+                let (s, e) = (scored.windows[a].0, scored.windows[z].1);
+                let v = self.verdict(&scored, b, scores[b]);
+                if let Some(f) = to_finding(Kind::Toxicity, &scored.features.prepared, s, e, &v) {
+                    findings.push(f);
                 }
             }
         }

@@ -62,28 +62,13 @@ pub fn run(command: EvalCommand) -> anyhow::Result<ExitCode> {
                 let samples = classifiers::load_toxicity(&data_root).map_err(exit::invalid)?;
                 reports.push(classifiers::evaluate_toxicity(&samples).map_err(exit::failure)?);
             }
-            let mut out = std::io::stdout().lock();
-            match format {
-                Format::Json => {
-                    serde_json::to_writer_pretty(&mut out, &reports).map_err(exit::failure)?;
-                    writeln!(out)?;
-                }
-                Format::Human => {
-                    let block = classifiers::to_markdown(&reports);
-                    write!(out, "{block}")?;
-                    if !no_write {
-                        let doc = match std::fs::read_to_string(&output) {
-                            Ok(d) => d,
-                            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-                            Err(e) => return Err(exit::failure(e)),
-                        };
-                        std::fs::write(&output, classifiers::update_markdown(&doc, &block))
-                            .map_err(exit::failure)?;
-                        writeln!(out, "updated {}", output.display())?;
-                    }
-                }
-            }
-            Ok(ExitCode::SUCCESS)
+            let block = classifiers::to_markdown(&reports);
+            let out = Output {
+                format,
+                path: &output,
+                no_write,
+            };
+            out.emit(&reports, &block, classifiers::update_markdown)
         }
         EvalCommand::Detect {
             dataset,
@@ -95,28 +80,51 @@ pub fn run(command: EvalCommand) -> anyhow::Result<ExitCode> {
             let path = detect::dataset_path(&data_root, &dataset).map_err(exit::invalid)?;
             let samples = detect::load(&path).map_err(exit::invalid)?;
             let report = detect::evaluate(&dataset, &samples).map_err(exit::failure)?;
-            let mut out = std::io::stdout().lock();
-            match format {
-                Format::Json => {
-                    serde_json::to_writer_pretty(&mut out, &report).map_err(exit::failure)?;
-                    writeln!(out)?;
-                }
-                Format::Human => {
-                    let block = report.to_markdown();
-                    write!(out, "{block}")?;
-                    if !no_write {
-                        let doc = match std::fs::read_to_string(&output) {
-                            Ok(d) => d,
-                            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-                            Err(e) => return Err(exit::failure(e)),
-                        };
-                        std::fs::write(&output, detect::update_markdown(&doc, &block))
-                            .map_err(exit::failure)?;
-                        writeln!(out, "updated {}", output.display())?;
-                    }
+            let block = report.to_markdown();
+            let out = Output {
+                format,
+                path: &output,
+                no_write,
+            };
+            out.emit(&report, &block, detect::update_markdown)
+        }
+    }
+}
+
+/// Where a report goes: JSON to stdout, or the Markdown block to stdout and
+/// into its section of the Markdown file.
+struct Output<'a> {
+    format: Format,
+    path: &'a std::path::Path,
+    no_write: bool,
+}
+
+impl Output<'_> {
+    fn emit(
+        &self,
+        report: &impl serde::Serialize,
+        block: &str,
+        update: fn(&str, &str) -> String,
+    ) -> anyhow::Result<ExitCode> {
+        let mut out = std::io::stdout().lock();
+        match self.format {
+            Format::Json => {
+                serde_json::to_writer_pretty(&mut out, report).map_err(exit::failure)?;
+                writeln!(out)?;
+            }
+            Format::Human => {
+                write!(out, "{block}")?;
+                if !self.no_write {
+                    let doc = match std::fs::read_to_string(self.path) {
+                        Ok(d) => d,
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+                        Err(e) => return Err(exit::failure(e)),
+                    };
+                    std::fs::write(self.path, update(&doc, block)).map_err(exit::failure)?;
+                    writeln!(out, "updated {}", self.path.display())?;
                 }
             }
-            Ok(ExitCode::SUCCESS)
         }
+        Ok(ExitCode::SUCCESS)
     }
 }
