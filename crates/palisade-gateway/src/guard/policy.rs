@@ -222,7 +222,7 @@ impl PolicyConfig {
     /// The built-in secure default: input — prompt injection and secrets
     /// blocked, personal data pseudonymised, unicode smuggling and toxicity
     /// flagged; output — secrets and personal data redacted, a canary leak
-    /// blocked, toxic content blocked above 0.9, unicode smuggling redacted.
+    /// blocked, toxic content blocked above 0.97, unicode smuggling redacted.
     pub fn standard() -> PolicyConfig {
         let rule = |kinds: Vec<Kind>, action, threshold| DetectorRule {
             kinds,
@@ -237,15 +237,17 @@ impl PolicyConfig {
             max_scan_bytes: DEFAULT_MAX_SCAN_BYTES,
             stream_hold_back: None,
             input: vec![
-                rule(vec![Kind::PromptInjection], Action::Block, 0.5),
+                // The classifiers report only above their calibrated
+                // thresholds (injection 0.75, toxicity 0.971; EVALUATION.md).
+                rule(vec![Kind::PromptInjection], Action::Block, 0.75),
                 rule(vec![Kind::Secret], Action::Block, 0.5),
                 rule(PERSONAL_DATA.to_vec(), Action::Pseudonymize, 0.5),
                 rule(vec![Kind::UnicodeSmuggling], Action::Flag, 0.5),
-                rule(vec![Kind::Toxicity], Action::Flag, 0.5),
+                rule(vec![Kind::Toxicity], Action::Flag, 0.97),
             ],
             output: vec![
                 rule(vec![Kind::CanaryLeak], Action::Block, 0.5),
-                rule(vec![Kind::Toxicity], Action::Block, 0.9),
+                rule(vec![Kind::Toxicity], Action::Block, 0.97),
                 rule(vec![Kind::Secret], Action::Redact, 0.5),
                 rule(PERSONAL_DATA.to_vec(), Action::Redact, 0.5),
                 rule(vec![Kind::UnicodeSmuggling], Action::Redact, 0.5),
