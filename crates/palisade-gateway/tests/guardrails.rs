@@ -514,7 +514,7 @@ async fn injections_are_blocked_and_ordinary_imperatives_pass() {
 
 #[tokio::test]
 async fn a_toxic_answer_is_blocked_in_json_and_cut_in_a_stream() {
-    let insult = "You are a worthless pathetic idiot and everyone hates you, shut up.";
+    let insult = "You worthless idiot, I will find you and kill you, you stupid bitch.";
     let m = mock(MockOptions {
         reply: Some(format!("Fine. {insult} Goodbye.")),
         ..MockOptions::default()
