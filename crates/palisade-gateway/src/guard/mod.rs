@@ -515,6 +515,41 @@ fn apply_rewrites(text: &str, plan: &[&Hit], pseudonyms: &mut Pseudonyms) -> Str
     out
 }
 
+/// The verdict for a stage whose text exceeds the scan budget (recorded),
+/// and the error to send when the stage fails closed and is enforced.
+pub(crate) fn over_budget(
+    policy: &CompiledPolicy,
+    stage: Stage,
+    total: usize,
+    enforced: bool,
+) -> (Verdict, Option<ApiError>) {
+    let engine = match stage {
+        Stage::Input => &policy.input,
+        Stage::Output => &policy.output,
+    };
+    let closed = engine.fail == FailMode::Closed;
+    let v = Verdict {
+        stage,
+        detector: "engine".into(),
+        action: if closed { Action::Block } else { Action::Allow },
+        score: 1.0,
+        count: 1,
+        reason: format!(
+            "{} text of {total} bytes exceeds the scan budget of {} bytes",
+            stage.as_str(),
+            policy.config.max_scan_bytes
+        ),
+        enforced,
+    };
+    record(&policy.config.name, std::slice::from_ref(&v));
+    let error = (closed && enforced).then(|| ApiError::GuardrailUnavailable {
+        policy: policy.config.name.clone(),
+        stage: stage.as_str(),
+        detector: "scan budget".into(),
+    });
+    (v, error)
+}
+
 fn total_text_len(endpoint: Endpoint, request: &mut ProxyRequest) -> usize {
     let mut total = 0usize;
     text::request_texts_mut(endpoint, &mut request.body, &mut |s| total += s.len());
@@ -541,32 +576,9 @@ pub fn check_input(
     if !engine.is_empty() {
         let total = total_text_len(endpoint, request);
         if total > policy.config.max_scan_bytes {
-            let v = Verdict {
-                stage: Stage::Input,
-                detector: "engine".into(),
-                action: if engine.fail == FailMode::Closed {
-                    Action::Block
-                } else {
-                    Action::Allow
-                },
-                score: 1.0,
-                count: 1,
-                reason: format!(
-                    "request text of {total} bytes exceeds the scan budget of {} bytes",
-                    policy.config.max_scan_bytes
-                ),
-                enforced,
-            };
-            record(&policy.config.name, std::slice::from_ref(&v));
-            if engine.fail == FailMode::Closed && enforced {
-                return Err(stopped(
-                    ApiError::GuardrailUnavailable {
-                        policy: policy.config.name.clone(),
-                        stage: "input",
-                        detector: "scan budget".into(),
-                    },
-                    vec![v],
-                ));
+            let (v, error) = over_budget(policy, Stage::Input, total, enforced);
+            if let Some(error) = error {
+                return Err(stopped(error, vec![v]));
             }
             verdicts.push(v);
         } else {
@@ -672,32 +684,9 @@ pub fn check_output_json(
     text::response_texts_mut(&mut value, &mut |s| total += s.len());
     let over_budget = total > policy.config.max_scan_bytes;
     if over_budget {
-        let v = Verdict {
-            stage: Stage::Output,
-            detector: "engine".into(),
-            action: if engine.fail == FailMode::Closed {
-                Action::Block
-            } else {
-                Action::Allow
-            },
-            score: 1.0,
-            count: 1,
-            reason: format!(
-                "response text of {total} bytes exceeds the scan budget of {} bytes",
-                policy.config.max_scan_bytes
-            ),
-            enforced,
-        };
-        record(&policy.config.name, std::slice::from_ref(&v));
-        if engine.fail == FailMode::Closed && enforced {
-            return Err(stopped(
-                ApiError::GuardrailUnavailable {
-                    policy: policy.config.name.clone(),
-                    stage: "output",
-                    detector: "scan budget".into(),
-                },
-                vec![v],
-            ));
+        let (v, error) = self::over_budget(policy, Stage::Output, total, enforced);
+        if let Some(error) = error {
+            return Err(stopped(error, vec![v]));
         }
         verdicts.push(v);
     }

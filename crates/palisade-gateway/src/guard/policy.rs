@@ -180,34 +180,28 @@ pub struct PolicyConfig {
 /// Default per-request scan budget.
 pub const DEFAULT_MAX_SCAN_BYTES: usize = 4 * 1024 * 1024;
 
-/// Personal-data kinds, the `personal_data` group.
-pub const PERSONAL_DATA: &[Kind] = &[
-    Kind::Email,
-    Kind::Phone,
-    Kind::CreditCard,
-    Kind::Iban,
-    Kind::IpAddress,
-    Kind::MacAddress,
-    Kind::Hkid,
-    Kind::MacauId,
-    Kind::TaiwanId,
-    Kind::ChinaId,
-    Kind::SgNric,
-    Kind::UsSsn,
-    Kind::UsItin,
-    Kind::UkNino,
-    Kind::UkNhs,
-    Kind::Passport,
-    Kind::DateOfBirth,
-    Kind::BankAccount,
-    Kind::CryptoWallet,
-    Kind::Person,
-    Kind::Address,
-];
+/// Personal-data kinds, the `personal_data` group: every finding kind
+/// except credentials and the text-level verdicts.
+pub fn personal_data() -> Vec<Kind> {
+    Kind::ALL
+        .iter()
+        .copied()
+        .filter(|k| {
+            !matches!(
+                k,
+                Kind::Secret
+                    | Kind::PromptInjection
+                    | Kind::Toxicity
+                    | Kind::UnicodeSmuggling
+                    | Kind::CanaryLeak
+            )
+        })
+        .collect()
+}
 
 fn expand_detector(name: &str) -> Result<Vec<Kind>, String> {
     match name {
-        "personal_data" | "pii" => Ok(PERSONAL_DATA.to_vec()),
+        "personal_data" | "pii" => Ok(personal_data()),
         "secrets" => Ok(vec![Kind::Secret]),
         other => other.parse::<Kind>().map(|k| vec![k]).map_err(|_| {
             format!(
@@ -241,7 +235,7 @@ impl PolicyConfig {
                 // thresholds (injection 0.75, toxicity 0.971; EVALUATION.md).
                 rule(vec![Kind::PromptInjection], Action::Block, 0.75),
                 rule(vec![Kind::Secret], Action::Block, 0.5),
-                rule(PERSONAL_DATA.to_vec(), Action::Pseudonymize, 0.5),
+                rule(personal_data(), Action::Pseudonymize, 0.5),
                 rule(vec![Kind::UnicodeSmuggling], Action::Flag, 0.5),
                 rule(vec![Kind::Toxicity], Action::Flag, 0.97),
             ],
@@ -249,7 +243,7 @@ impl PolicyConfig {
                 rule(vec![Kind::CanaryLeak], Action::Block, 0.5),
                 rule(vec![Kind::Toxicity], Action::Block, 0.97),
                 rule(vec![Kind::Secret], Action::Redact, 0.5),
-                rule(PERSONAL_DATA.to_vec(), Action::Redact, 0.5),
+                rule(personal_data(), Action::Redact, 0.5),
                 rule(vec![Kind::UnicodeSmuggling], Action::Redact, 0.5),
             ],
             custom: Vec::new(),

@@ -17,7 +17,7 @@ use std::time::Instant;
 use bytes::BytesMut;
 use serde_json::{Map, Value, json};
 
-use super::policy::{Action, FailMode, Stage};
+use super::policy::Stage;
 use super::{Hit, OutputSession, Pseudonyms, Verdict, apply_rewrites, record, rewrite_plan};
 use crate::error::ApiError;
 use crate::metrics as m;
@@ -376,30 +376,11 @@ impl StreamGuard {
         let policy = &self.session.policy;
         self.scanned += chunk.len();
         if self.scanned > policy.config.max_scan_bytes && !self.unguarded {
-            let v = Verdict {
-                stage: Stage::Output,
-                detector: "engine".into(),
-                action: if policy.output.fail == FailMode::Closed {
-                    Action::Block
-                } else {
-                    Action::Allow
-                },
-                score: 1.0,
-                count: 1,
-                reason: format!(
-                    "streamed text exceeds the scan budget of {} bytes",
-                    policy.config.max_scan_bytes
-                ),
-                enforced: !self.session.shadow(),
-            };
-            record(&policy.config.name, std::slice::from_ref(&v));
+            let (v, error) =
+                super::over_budget(policy, Stage::Output, self.scanned, !self.session.shadow());
             self.verdicts.push(v);
-            if policy.output.fail == FailMode::Closed && !self.session.shadow() {
-                return Err(ApiError::GuardrailUnavailable {
-                    policy: policy.config.name.clone(),
-                    stage: "output",
-                    detector: "scan budget".into(),
-                });
+            if let Some(error) = error {
+                return Err(error);
             }
             // Fail open: what is held goes out as it is, the rest unscanned.
             self.unguarded = true;
