@@ -233,7 +233,10 @@ impl PolicyConfig {
             input: vec![
                 // The classifiers report only above their calibrated
                 // thresholds (injection 0.75, toxicity 0.971; EVALUATION.md).
-                rule(vec![Kind::PromptInjection], Action::Block, 0.75),
+                // A false block costs a user's request, so the gateway
+                // blocks injections from 0.8 (bench/injection_threshold.py:
+                // recall 0.43 -> 0.40, false positives 1.0 % -> 0 %).
+                rule(vec![Kind::PromptInjection], Action::Block, 0.8),
                 rule(vec![Kind::Secret], Action::Block, 0.5),
                 rule(personal_data(), Action::Pseudonymize, 0.5),
                 rule(vec![Kind::UnicodeSmuggling], Action::Flag, 0.5),
