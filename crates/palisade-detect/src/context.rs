@@ -1,6 +1,6 @@
 //! Context words: keywords that, when seen near a candidate, raise its score
 //! or (for context-gated detectors such as passports) make it a candidate at
-//! all. All keywords are matched in one Aho-Corasick pass together with the
+//! all. All keywords are matched in one word-lookup pass together with the
 //! name lists (see `names`).
 
 /// Bit flags naming what a keyword is evidence of.

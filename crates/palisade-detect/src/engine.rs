@@ -1,5 +1,5 @@
 //! The compiled [`Scanner`]: every pattern detector in one regex pass, every
-//! keyword and name list in one Aho-Corasick pass, validators only on
+//! keyword and name list in one word-lookup pass, validators only on
 //! candidates.
 //!
 //! How one scan works:
@@ -8,8 +8,9 @@
 //!    candidate that fails its validator is retried, anchored at the same
 //!    position, against the lower-priority rules that can start with that
 //!    byte, so a failed checksum never hides another detector's match;
-//! 2. one overlapping Aho-Corasick pass over the context keywords and the
-//!    name lists (ASCII case-insensitive);
+//! 2. one walk over the words of the text, each looked up in a hash table of
+//!    the context keywords and the name lists (see `lexicon`; the case forms
+//!    accepted are stored explicitly), which also notes one-letter initials;
 //! 3. context-gated rules (passport, date of birth, bank account, NHS, bare
 //!    SSN) run only in a short window after one of their keywords;
 //! 4. names are assembled from the name-list hits; addresses are extended
@@ -25,13 +26,13 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind as AcMatchKind};
 use regex_automata::meta::{self, Regex};
 use regex_automata::util::syntax;
 use regex_automata::{Anchored, Input, MatchKind, PatternID};
 
-use crate::context::{self, KEYWORDS, group};
+use crate::context::{KEYWORDS, group};
 use crate::finding::{Finding, Kind, resolve_overlaps};
+use crate::lexicon::{LexHit, Lexicon, LexiconBuilder};
 use crate::names::{self, NameModel, NameRole};
 use crate::pii::{self, Check, GATED_RULES, Lead, PII_RULES, Rule};
 use crate::secrets;
@@ -87,7 +88,7 @@ impl Config {
     }
 }
 
-/// What an Aho-Corasick pattern stands for.
+/// What a keyword or name-list pattern stands for.
 #[derive(Debug, Clone, Copy, Default)]
 struct Entry {
     /// Context groups (0 if not a keyword).
@@ -112,7 +113,7 @@ fn role_bit(r: NameRole) -> u8 {
 const STOP_BIT: u8 = 16;
 const TITLE_BIT: u8 = 32;
 
-/// A keyword hit from the Aho-Corasick pass.
+/// A keyword or name-list hit from the word-lookup pass.
 #[derive(Debug, Clone, Copy)]
 struct Hit {
     start: usize,
@@ -136,7 +137,7 @@ pub struct Scanner {
     rules: Vec<Rule>,
     regex: Option<Regex>,
     gated: Vec<(Rule, u32, Regex)>,
-    ac: AhoCorasick,
+    lexicon: Lexicon,
     entries: Vec<Entry>,
     address_tail: Regex,
     hk_segment: Regex,
@@ -289,11 +290,11 @@ impl Scanner {
         }
         let mut words: Vec<(String, Entry)> = map.into_iter().collect();
         words.sort_by(|a, b| a.0.cmp(&b.0));
-        let ac = AhoCorasickBuilder::new()
-            .match_kind(AcMatchKind::LeftmostLongest)
-            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-            .build(words.iter().map(|w| w.0.as_str()))
-            .map_err(|e| Error::Build(e.to_string()))?;
+        let mut lexicon = LexiconBuilder::default();
+        for (i, (w, _)) in words.iter().enumerate() {
+            lexicon.add(w, i);
+        }
+        let lexicon = lexicon.build();
         let entries = words.into_iter().map(|w| w.1).collect();
 
         let address_tail = build_regex(&[pii::ADDRESS_TAIL])?;
@@ -312,7 +313,7 @@ impl Scanner {
             rules,
             regex,
             gated,
-            ac,
+            lexicon,
             entries,
             address_tail,
             hk_segment,
@@ -397,7 +398,7 @@ impl Scanner {
 
     fn scan_core(&self, text: &str) -> Vec<Finding> {
         let bytes = text.as_bytes();
-        let hits = self.keyword_hits(text);
+        let (hits, initials) = self.keyword_hits(text);
         let mut out: Vec<Finding> = Vec::new();
 
         if let Some(re) = &self.regex {
@@ -438,30 +439,26 @@ impl Scanner {
         self.gated_pass(text, &hits, &mut out);
         self.extend_addresses(text, &mut out);
         if self.config.enabled(Kind::Person) {
-            self.names_pass(text, &hits, &mut out);
+            self.names_pass(text, &hits, &initials, &mut out);
         }
         out
     }
 
-    fn keyword_hits(&self, text: &str) -> Vec<Hit> {
-        let bytes = text.as_bytes();
-        let mut hits = Vec::new();
-        for m in self.ac.find_iter(text) {
-            let entry = m.pattern().as_usize();
-            let Some(e) = self.entries.get(entry) else {
-                continue;
-            };
-            if e.ascii && !context::on_word_boundaries(bytes, m.start(), m.end()) {
-                continue;
-            }
-            hits.push(Hit {
-                start: m.start(),
-                end: m.end(),
-                entry,
-            });
-        }
-        hits.sort_by_key(|h| (h.start, h.end));
-        hits
+    /// Keyword and name-list hits, and the offsets of one-letter upper-case
+    /// words (possible middle initials), from one walk over the text.
+    fn keyword_hits(&self, text: &str) -> (Vec<Hit>, Vec<usize>) {
+        let mut found: Vec<LexHit> = Vec::new();
+        let mut initials = Vec::new();
+        self.lexicon.find(text, &mut found, &mut initials);
+        let hits = found
+            .into_iter()
+            .map(|h| Hit {
+                start: h.start,
+                end: h.end,
+                entry: h.id,
+            })
+            .collect();
+        (hits, initials)
     }
 
     /// The first context keyword of `groups` near `[s, e)`.
@@ -480,8 +477,15 @@ impl Scanner {
     fn finding(&self, rule: usize, v: Verdict, _text: &str, hits: &[Hit]) -> Finding {
         let r = &self.rules[rule];
         let mut score = v.score;
-        let mut reason = format!("{}: {}", r.name, v.note);
-        if let Some(word) = self.context_word(hits, r.ctx, v.start, v.end) {
+        // Built by hand: `format!` costs more than the rest of this function.
+        let word = self.context_word(hits, r.ctx, v.start, v.end);
+        let mut reason = String::with_capacity(
+            r.name.len() + v.note.len() + word.map_or(0, |w| w.len() + 18) + 2,
+        );
+        reason.push_str(r.name);
+        reason.push_str(": ");
+        reason.push_str(v.note);
+        if let Some(word) = word {
             score = (score + CONTEXT_BOOST).min(0.99);
             reason.push_str("; context word '");
             reason.push_str(word);
@@ -585,7 +589,7 @@ impl Scanner {
         }
     }
 
-    fn names_pass(&self, text: &str, hits: &[Hit], out: &mut Vec<Finding>) {
+    fn names_pass(&self, text: &str, hits: &[Hit], initials: &[usize], out: &mut Vec<Finding>) {
         let bytes = text.as_bytes();
         // Name-list tokens by start offset.
         // Hits are sorted and non-overlapping (leftmost-longest), so a
@@ -783,20 +787,16 @@ impl Scanner {
         }
         // "Janka M. Szász", "Ravil G Yefimov": capitalised word, a one-letter
         // initial, capitalised word, in any cased script.
-        let mut i = 1;
-        while i + 2 < bytes.len() {
-            let b = bytes[i];
-            if !(b.is_ascii_uppercase() && bytes[i - 1] == b' ') {
-                i += 1;
+        let mut skip_to = 0;
+        for &i in initials {
+            if i < skip_to || i == 0 || i + 2 >= bytes.len() || bytes[i - 1] != b' ' {
                 continue;
             }
             let after = if bytes[i + 1] == b'.' { i + 2 } else { i + 1 };
             if bytes.get(after) != Some(&b' ') {
-                i += 1;
                 continue;
             }
             let Some(next_end) = word_end(text, after + 1) else {
-                i += 1;
                 continue;
             };
             // The word before the initial.
@@ -825,10 +825,8 @@ impl Scanner {
                     detector: Cow::Borrowed("person_name"),
                     reason: "person_name: capitalised name with middle initial".into(),
                 });
-                i = next_end;
-                continue;
+                skip_to = next_end;
             }
-            i += 1;
         }
         if let Some(model) = &self.name_model {
             for (s, e, score) in model.names(text) {
