@@ -346,7 +346,7 @@ pub const PII_RULES: &[Rule] = &[
     r(
         "sg_nric",
         Kind::SgNric,
-        r"\b[STFGstfg][0-9]{7}[A-Za-z]\b",
+        r"\b[STFGMstfgm][0-9]{7}[A-Za-z]\b",
         Check::SgNric,
         0.85,
         ID,

@@ -162,6 +162,11 @@ fn macau_taiwan_singapore() {
     not_found("ID A123456788", "A123456788", Kind::TaiwanId);
     positive_everywhere("S1234567D", Kind::SgNric);
     not_found("NRIC S1234567E", "S1234567E", Kind::SgNric);
+    // FIN M series (issued from 2022), its own offset and letter table.
+    positive_everywhere("M1234567K", Kind::SgNric);
+    found("FIN: m1234567k", "m1234567k", Kind::SgNric);
+    not_found("FIN M1234567L", "M1234567L", Kind::SgNric);
+    not_found("FIN M1234567X", "M1234567X", Kind::SgNric);
 }
 
 #[test]
