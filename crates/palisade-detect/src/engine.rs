@@ -516,11 +516,22 @@ impl Scanner {
             if groups == 0 {
                 continue;
             }
-            if addresses
-                && groups & group::ADDRESS != 0
-                && let Some((s, e)) = address_after_keyword(text, h.end)
-                && !out.iter().any(|f| f.start < e && s < f.end)
+            let clause = (addresses && groups & group::ADDRESS != 0)
+                .then(|| address_after_keyword(text, h.end))
+                .flatten();
+            if let Some((s, e)) = clause
+                && out.iter().any(|f| f.start < e && s < f.end)
             {
+                // An address rule matched inside the clause but after its
+                // start ("Rua do Arenque 1634" in "lives at 86036 Rua do
+                // Arenque 1634, Goiânia"): the clause is the whole address.
+                for f in out.iter_mut() {
+                    if f.kind == Kind::Address && s < f.start && f.end <= e {
+                        f.start = s;
+                        f.end = e;
+                    }
+                }
+            } else if let Some((s, e)) = clause {
                 let word = KEYWORDS[self.entries[h.entry].keyword].0;
                 let reason = format!("address_after_keyword: clause after '{word}'");
                 out.push(Finding {

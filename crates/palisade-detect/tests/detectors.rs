@@ -302,6 +302,48 @@ fn addresses() {
         "555",
         Kind::Address,
     );
+    // European order: street word (with a street suffix) then number.
+    found(
+        "Dexter lives on Ziegelgasse 19 street.",
+        "Ziegelgasse 19",
+        Kind::Address,
+    );
+    found(
+        "The shop on Søndergade 52 closes early",
+        "Søndergade 52",
+        Kind::Address,
+    );
+    // Street word first: Portuguese, Spanish, Polish.
+    found(
+        "Meet me at Avda. Rio Nalon 58 tomorrow",
+        "Avda. Rio Nalon 58",
+        Kind::Address,
+    );
+    found(
+        "Biuro: ul. Północna 73 w Suwałkach",
+        "ul. Północna 73",
+        Kind::Address,
+    );
+    // A numbered street line followed by apartment, city and country lines.
+    found(
+        "Sven\n\n28030 Edeby 55\n Apt. 297\n TYSTBERGA\n Sweden 99178",
+        "28030 Edeby 55\n Apt. 297\n TYSTBERGA\n Sweden 99178",
+        Kind::Address,
+    );
+    found(
+        "taxi to 692 Kuuse Road Apt. 641, Grubbenvorst, Netherlands 04020. Thanks",
+        "692 Kuuse Road Apt. 641, Grubbenvorst, Netherlands 04020",
+        Kind::Address,
+    );
+    // Near misses: no number, no apartment line, no capitalised name.
+    not_found("Rua Augusta is lovely in May", "Rua Augusta", Kind::Address);
+    not_found(
+        "We played 28030 Edeby 55 times",
+        "28030 Edeby 55",
+        Kind::Address,
+    );
+    not_found("Go via 3 partners", "via 3", Kind::Address);
+    not_found("the weg 12 and gata 3", "weg 12", Kind::Address);
     found(
         "地址：香港九龍旺角彌敦道123號",
         "香港九龍旺角彌敦道123號",
