@@ -10,7 +10,7 @@
 //!    byte, so a failed checksum never hides another detector's match;
 //! 2. one walk over the words of the text, each looked up in a hash table of
 //!    the context keywords and the name lists (see `lexicon`; the case forms
-//!    accepted are stored explicitly), which also notes one-letter initials;
+//!    accepted are stored explicitly), which also notes capitalised words;
 //! 3. context-gated rules (passport, date of birth, bank account, NHS, bare
 //!    SSN) run only in a short window after one of their keywords;
 //! 4. names are assembled from the name-list hits; addresses are extended
@@ -398,7 +398,7 @@ impl Scanner {
 
     fn scan_core(&self, text: &str) -> Vec<Finding> {
         let bytes = text.as_bytes();
-        let (hits, initials) = self.keyword_hits(text);
+        let (hits, caps) = self.keyword_hits(text);
         let mut out: Vec<Finding> = Vec::new();
 
         if let Some(re) = &self.regex {
@@ -439,17 +439,17 @@ impl Scanner {
         self.gated_pass(text, &hits, &mut out);
         self.extend_addresses(text, &mut out);
         if self.config.enabled(Kind::Person) {
-            self.names_pass(text, &hits, &initials, &mut out);
+            self.names_pass(text, &hits, &caps, &mut out);
         }
         out
     }
 
-    /// Keyword and name-list hits, and the offsets of one-letter upper-case
-    /// words (possible middle initials), from one walk over the text.
-    fn keyword_hits(&self, text: &str) -> (Vec<Hit>, Vec<usize>) {
-        let mut found: Vec<LexHit> = Vec::new();
-        let mut initials = Vec::new();
-        self.lexicon.find(text, &mut found, &mut initials);
+    /// Keyword and name-list hits, and the spans of ASCII words starting
+    /// with a capital, from one walk over the text.
+    fn keyword_hits(&self, text: &str) -> (Vec<Hit>, Vec<(usize, usize)>) {
+        let mut found: Vec<LexHit> = Vec::with_capacity(text.len() / 32);
+        let mut caps = Vec::with_capacity(text.len() / 16);
+        self.lexicon.find(text, &mut found, &mut caps);
         let hits = found
             .into_iter()
             .map(|h| Hit {
@@ -458,7 +458,7 @@ impl Scanner {
                 entry: h.id,
             })
             .collect();
-        (hits, initials)
+        (hits, caps)
     }
 
     /// The first context keyword of `groups` near `[s, e)`.
@@ -600,7 +600,13 @@ impl Scanner {
         }
     }
 
-    fn names_pass(&self, text: &str, hits: &[Hit], initials: &[usize], out: &mut Vec<Finding>) {
+    fn names_pass(
+        &self,
+        text: &str,
+        hits: &[Hit],
+        caps: &[(usize, usize)],
+        out: &mut Vec<Finding>,
+    ) {
         let bytes = text.as_bytes();
         // Name-list tokens by start offset.
         // Hits are sorted and non-overlapping (leftmost-longest), so a
@@ -701,7 +707,8 @@ impl Scanner {
                     parts.insert(0, r);
                 }
             }
-            if end - start > MAX_NAME_LEN {
+            if end - start > MAX_NAME_LEN || (parts.len() >= 2 && ends_like_place(text, start, end))
+            {
                 continue;
             }
             let n = parts.len();
@@ -723,6 +730,9 @@ impl Scanner {
             } else if given && !sentence_start(bytes, start) {
                 // Mid-sentence capitalisation is evidence of a proper noun.
                 (0.55, "listed given name, capitalised mid-sentence")
+            } else if given && n == 1 && starts_clause_after(bytes, end) {
+                // "David is …", "Melanie: …", "Danial, can I …".
+                (0.55, "listed given name starting a clause")
             } else if given {
                 (0.45, "listed given name alone")
             } else if family
@@ -799,7 +809,7 @@ impl Scanner {
         // "Janka M. Szász", "Ravil G Yefimov": capitalised word, a one-letter
         // initial, capitalised word, in any cased script.
         let mut skip_to = 0;
-        for &i in initials {
+        for &(i, _) in caps.iter().filter(|(s, e)| *e == s + 1) {
             if i < skip_to || i == 0 || i + 2 >= bytes.len() || bytes[i - 1] != b' ' {
                 continue;
             }
@@ -839,6 +849,8 @@ impl Scanner {
                 skip_to = next_end;
             }
         }
+        self.name_runs(text, hits, caps, &tokens, out, &mut produced);
+        repeated_name_words(text, caps, out, &mut produced);
         if let Some(model) = &self.name_model {
             for (s, e, score) in model.names(text) {
                 if s < e
@@ -859,6 +871,328 @@ impl Scanner {
             }
         }
         out.extend(produced);
+    }
+}
+
+impl Scanner {
+    /// Runs of two or three capitalised words spelled like personal names
+    /// from outside the English lists: at least one word carries a
+    /// non-ASCII letter (`Sigrid Nyström`, `Samir Jelenovič`) or a common
+    /// surname ending (`Bekbolat Musliyevich`, `Ken Fukumoto`). Runs that
+    /// touch a stop word (articles, months, street and company words) or
+    /// follow "the" are not names.
+    fn name_runs(
+        &self,
+        text: &str,
+        hits: &[Hit],
+        caps: &[(usize, usize)],
+        tokens: &Tokens,
+        out: &[Finding],
+        produced: &mut Vec<Finding>,
+    ) {
+        let b = text.as_bytes();
+        // Stop words and titles were found by the word lookup already.
+        let stop = |p: usize, e: usize| {
+            tokens
+                .get(&p)
+                .is_some_and(|&(te, r)| te == e && r & (STOP_BIT | TITLE_BIT) != 0)
+        };
+        // The full end of a capitalised word whose ASCII part is `[s, e)`.
+        let full_end = |s: usize, e: usize| {
+            if b.get(e).is_some_and(|&c| c >= 0x80) {
+                word_end(text, s)
+            } else {
+                Some(e)
+            }
+        };
+        let mut skip_to = 0;
+        for (i, &(s, e_ascii)) in caps.iter().enumerate() {
+            // Cheap filter first: only a capitalised word directly followed
+            // by another one can start a run.
+            let pair = full_end(s, e_ascii).is_some_and(|e| {
+                b.get(e) == Some(&b' ') && caps.get(i + 1).is_some_and(|n| n.0 == e + 1)
+            });
+            if !pair
+                || s < skip_to
+                || (s > 0 && (b[s - 1].is_ascii_alphanumeric() || b[s - 1] >= 0x80))
+            {
+                continue;
+            }
+            let mut words: Vec<(usize, usize)> = Vec::new();
+            let mut p = s;
+            while words.len() < 3 {
+                let Some(e) = word_end(text, p).filter(|&e| e - p >= 2 && !stop(p, e)) else {
+                    break;
+                };
+                words.push((p, e));
+                if b.get(e) != Some(&b' ') {
+                    break;
+                }
+                p = e + 1;
+            }
+            let Some(&(_, end)) = words.last() else {
+                continue;
+            };
+            if words.len() < 2 {
+                continue;
+            }
+            skip_to = end;
+            // The run must end the capitalised sequence, and not be a street
+            // or company name ("Nyström Road", "Ström Group").
+            let next_capital = b.get(end) == Some(&b' ') && word_end(text, end + 1).is_some();
+            if next_capital || preceded_by_the(b, s) || ends_like_place(text, s, end) {
+                continue;
+            }
+            let foreign = words.iter().any(|&(ws, we)| {
+                let w = &text[ws..we];
+                !w.is_ascii() || surname_ending(w)
+            });
+            if !foreign
+                || out.iter().any(|f| f.start < end && s < f.end)
+                || produced.iter().any(|f| f.start < end && s < f.end)
+            {
+                continue;
+            }
+            let mut score = 0.6;
+            let mut reason = String::from("person_name: capitalised words spelled like a name");
+            if let Some(w) = self.context_word(hits, group::NAME | group::TITLE, s, end) {
+                score += CONTEXT_BOOST;
+                reason.push_str("; context word '");
+                reason.push_str(w);
+                reason.push('\'');
+            }
+            produced.push(Finding {
+                kind: Kind::Person,
+                start: s,
+                end,
+                score,
+                detector: Cow::Borrowed("person_name"),
+                reason,
+            });
+        }
+    }
+}
+
+/// True for last words that make a capitalised run a street, place, event or firm
+/// rather than a person ("Eriksson Bridge", "Labor Day", "Civic Impulse LLC").
+fn place_word(w: &str) -> bool {
+    // A `match` on strings dispatches on length first: much cheaper than a
+    // linear `contains` over the list for every candidate name.
+    matches!(
+        w,
+        "Street"
+            | "Avenue"
+            | "Road"
+            | "Boulevard"
+            | "Lane"
+            | "Drive"
+            | "Court"
+            | "Way"
+            | "Place"
+            | "Terrace"
+            | "Circle"
+            | "Square"
+            | "Parkway"
+            | "Highway"
+            | "Trail"
+            | "Crescent"
+            | "Close"
+            | "Gardens"
+            | "Grove"
+            | "Hill"
+            | "Hills"
+            | "Row"
+            | "Walk"
+            | "Bridge"
+            | "Route"
+            | "Lodge"
+            | "Loop"
+            | "Mall"
+            | "Plaza"
+            | "Park"
+            | "Point"
+            | "Port"
+            | "Ridge"
+            | "River"
+            | "Station"
+            | "Valley"
+            | "View"
+            | "Village"
+            | "Isle"
+            | "Island"
+            | "Lake"
+            | "Lakes"
+            | "Mount"
+            | "Mountain"
+            | "Creek"
+            | "Cove"
+            | "Heights"
+            | "Harbor"
+            | "Harbour"
+            | "Falls"
+            | "Field"
+            | "Fields"
+            | "Forest"
+            | "Glen"
+            | "Green"
+            | "Haven"
+            | "Junction"
+            | "Landing"
+            | "Manor"
+            | "Meadow"
+            | "Meadows"
+            | "Mews"
+            | "Mill"
+            | "Mills"
+            | "Pass"
+            | "Pike"
+            | "Pines"
+            | "Shore"
+            | "Shores"
+            | "Springs"
+            | "Summit"
+            | "Tunnel"
+            | "Vista"
+            | "Day"
+            | "Inc"
+            | "LLC"
+            | "Ltd"
+            | "Group"
+            | "Impulse"
+            | "Investments"
+            | "Partners"
+            | "Holdings"
+            | "Museum"
+            | "Gallery"
+            | "Theatre"
+            | "Theater"
+            | "Stadium"
+            | "Airport"
+            | "Church"
+            | "Cathedral"
+            | "Palace"
+            | "Castle"
+            | "Market"
+            | "Restaurant"
+            | "Cafe"
+            | "Studio"
+            | "Studios"
+            | "Foundation"
+            | "Institute"
+            | "Society"
+            | "Association"
+            | "Club"
+            | "Orchestra"
+            | "Records"
+            | "Press"
+            | "Media"
+            | "Labs"
+            | "Systems"
+            | "Solutions"
+            | "Technologies"
+            | "Services"
+            | "Consulting"
+            | "Trust"
+            | "Fund"
+            | "Capital"
+            | "Insurance"
+    )
+}
+
+/// True when a capitalised run is a place or firm: its last word is in
+/// [`place_word`], or a number follows it ("Joaquin Suarez 2906").
+fn ends_like_place(text: &str, start: usize, end: usize) -> bool {
+    let number_after = match text.as_bytes().get(end..) {
+        Some([b' ', d, ..]) => d.is_ascii_digit(),
+        _ => false,
+    };
+    let last = text
+        .get(start..end)
+        .and_then(|run| run.rsplit([' ', '-']).next())
+        .unwrap_or("");
+    number_after || place_word(last)
+}
+
+/// Surname endings common in Slavic, Nordic, Greek, Romanian, Turkish,
+/// Spanish, Italian, German and Japanese family names.
+const SURNAME_ENDINGS: &[&str] = &[
+    "ov", "ova", "ev", "eva", "vich", "ski", "ska", "sky", "cki", "cka", "vic", "enko", "chuk",
+    "yan", "dze", "shvili", "sson", "ssen", "sen", "dottir", "poulos", "escu", "oglu", "ez",
+    "elli", "etti", "moto", "mura", "kawa", "yama", "hara", "berg", "stein", "mann",
+];
+
+/// True when `w` (at least five letters) ends like a family name.
+fn surname_ending(w: &str) -> bool {
+    w.len() >= 5 && SURNAME_ENDINGS.iter().any(|e| w.ends_with(e))
+}
+
+/// A word of a multi-word name found in this text, repeated alone elsewhere
+/// ("Nikolaj spent a year … assistant to Nikolaj Petrussen").
+fn repeated_name_words(
+    text: &str,
+    caps: &[(usize, usize)],
+    out: &[Finding],
+    produced: &mut Vec<Finding>,
+) {
+    let mut parts: Vec<&str> = Vec::new();
+    for f in produced.iter().filter(|f| f.kind == Kind::Person) {
+        let Some(name) = text.get(f.start..f.end) else {
+            continue;
+        };
+        if !name.contains(' ') {
+            continue;
+        }
+        for w in name.split(' ') {
+            if w.len() >= 3
+                && w.chars().next().is_some_and(char::is_uppercase)
+                && !names::STOP.contains(&w)
+                && !names::TITLES.contains(&w)
+                && !parts.contains(&w)
+            {
+                parts.push(w);
+            }
+        }
+    }
+    if parts.is_empty() {
+        return;
+    }
+    for &(s, e_ascii) in caps {
+        let ascii = &text[s..e_ascii];
+        let first = ascii.as_bytes().first();
+        if !parts
+            .iter()
+            .any(|p| p.as_bytes().first() == first && p.starts_with(ascii))
+        {
+            continue;
+        }
+        let Some(e) = word_end(text, s) else { continue };
+        let w = &text[s..e];
+        if !parts.contains(&w)
+            || (s > 0 && text.as_bytes()[s - 1].is_ascii_alphanumeric())
+            || out.iter().any(|f| f.start < e && s < f.end)
+            || produced.iter().any(|f| f.start < e && s < f.end)
+        {
+            continue;
+        }
+        produced.push(Finding {
+            kind: Kind::Person,
+            start: s,
+            end: e,
+            score: 0.7,
+            detector: Cow::Borrowed("person_name"),
+            reason: "person_name: repeats part of a full name found in this text".into(),
+        });
+    }
+}
+
+/// True when the word ending at `end` is followed by a clause: a comma or
+/// colon, a possessive, or a lower-case word ("David is", "Melanie: …").
+fn starts_clause_after(b: &[u8], end: usize) -> bool {
+    match b.get(end..) {
+        Some([b',' | b':', b' ' | b'\n', ..]) => true,
+        Some([b'\'', b's', b' ', ..]) => true,
+        Some([b' ', c, ..]) => c.is_ascii_lowercase(),
+        _ => false,
     }
 }
 
@@ -898,11 +1232,16 @@ impl Scanner {
         let b = text.as_bytes();
         let mut p = e;
         let mut skipped = 0;
-        while p < b.len() && matches!(b[p], b' ' | b':' | b',' | b'\n' | b'\t') && skipped < 4 {
+        while p < b.len()
+            && matches!(b[p], b' ' | b':' | b',' | b'?' | b'\n' | b'\t')
+            && skipped < 4
+        {
             p += 1;
             skipped += 1;
         }
-        if word.eq_ignore_ascii_case("name") && !text[e..p].contains(':') {
+        // "name: X", or a question answered with the name ("What's your
+        // name? X").
+        if word.eq_ignore_ascii_case("name") && !text[e..p].contains([':', '?']) {
             return None;
         }
         word_end(text, p).map(|_| p)

@@ -206,9 +206,10 @@ impl Lexicon {
     }
 
     /// Appends every non-overlapping hit in `text` to `out`, by start, and
-    /// the offset of every one-letter upper-case ASCII word (a possible
-    /// middle initial) to `initials`.
-    pub fn find(&self, text: &str, out: &mut Vec<LexHit>, initials: &mut Vec<usize>) {
+    /// the span of every ASCII word that starts with an upper-case letter
+    /// (name candidates and initials) to `caps`.
+    #[inline]
+    pub fn find(&self, text: &str, out: &mut Vec<LexHit>, caps: &mut Vec<(usize, usize)>) {
         let text = text.as_bytes();
         let n = text.len();
         let mut i = 0;
@@ -229,8 +230,8 @@ impl Lexicon {
                     key = fold(key, b);
                     i += 1;
                 }
-                if i == s + 1 && c.is_ascii_uppercase() {
-                    initials.push(s);
+                if c.is_ascii_uppercase() {
+                    caps.push((s, i));
                 }
                 let Some(&(_, from, to)) = self.head(&text[s..i], key) else {
                     continue;
@@ -332,11 +333,14 @@ mod tests {
     }
 
     #[test]
-    fn reports_initials() {
+    fn reports_capitalised_words() {
         let l = lex(&["x"]);
-        let mut initials = Vec::new();
-        l.find("Janka M. Sz J A-b a", &mut Vec::new(), &mut initials);
-        assert_eq!(initials, vec![6, 12, 14]);
+        let mut caps = Vec::new();
+        l.find("Janka M. Sz J A-b a 電Xy", &mut Vec::new(), &mut caps);
+        assert_eq!(
+            caps,
+            vec![(0, 5), (6, 7), (9, 11), (12, 13), (14, 15), (23, 25)]
+        );
     }
 
     #[test]

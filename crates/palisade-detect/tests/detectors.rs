@@ -270,6 +270,58 @@ fn names() {
 }
 
 #[test]
+fn names_without_list_entries() {
+    // Capitalised pairs spelled like names: a non-ASCII letter or a common
+    // surname ending.
+    found(
+        "Follow up with Sigrid Nyström in a couple of months.",
+        "Sigrid Nyström",
+        Kind::Person,
+    );
+    found(
+        "please change it to Bekbolat Musliyevich",
+        "Bekbolat Musliyevich",
+        Kind::Person,
+    );
+    // A word of a full name, repeated alone.
+    found(
+        "Nikolaj spent a year as the assistant to Nikolaj Petrussen.",
+        "Nikolaj",
+        Kind::Person,
+    );
+    // A listed given name opening a clause.
+    found("David is a very sympathetic person.", "David", Kind::Person);
+    found("Melanie: You saved my life!", "Melanie", Kind::Person);
+    // The answer to "what's your name?".
+    found(
+        "What's your name? Sölvi Salómonsson",
+        "Sölvi Salómonsson",
+        Kind::Person,
+    );
+    // Near misses: streets, places and firms; a lone foreign word; a name
+    // list word that is not capitalised.
+    not_found(
+        "We crossed the Eriksson Bridge at noon",
+        "Eriksson",
+        Kind::Person,
+    );
+    not_found(
+        "He lives on the north side of Joaquin Suarez 2906.",
+        "Suarez",
+        Kind::Person,
+    );
+    not_found(
+        "She flew to São Paulo Museum today",
+        "São Paulo",
+        Kind::Person,
+    );
+    not_found("Dinner in Zürich was lovely", "Zürich", Kind::Person);
+    not_found("Civic Impulse LLC hired us", "Civic", Kind::Person);
+    not_found("DAVID IS HERE", "DAVID", Kind::Person);
+    not_found("david is here", "david", Kind::Person);
+}
+
+#[test]
 fn addresses() {
     found(
         "Send it to Flat A, 12/F, Kwai Hing Building, 123 Nathan Road, Mong Kok, Kowloon please",
