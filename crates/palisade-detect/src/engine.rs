@@ -774,6 +774,49 @@ impl Scanner {
                 reason,
             });
         }
+        // Chinese-character names before a title (陳大文先生, 王小明女士,
+        // 李醫生): a listed family-name character followed by up to two more
+        // ideographs, right before the title. No keyword needs to precede.
+        for h in hits {
+            let e = &self.entries[h.entry];
+            if e.groups & group::TITLE == 0 || e.ascii {
+                continue;
+            }
+            let before = &text[..h.start];
+            let ideographs: Vec<(usize, char)> = before
+                .char_indices()
+                .rev()
+                .take_while(|(_, c)| ('\u{4E00}'..='\u{9FFF}').contains(c))
+                .take(3)
+                .collect();
+            // Longest span whose first character is a family name.
+            let Some(&(start, _)) = ideographs
+                .iter()
+                .rev()
+                .find(|(_, c)| names::CHINESE_SURNAME_CHARS.contains(*c))
+            else {
+                continue;
+            };
+            let end = h.start;
+            if out.iter().any(|f| f.start < end && start < f.end)
+                || produced.iter().any(|f| f.start < end && start < f.end)
+            {
+                continue;
+            }
+            let given = text[start..end].chars().count() > 1;
+            produced.push(Finding {
+                kind: Kind::Person,
+                start,
+                end,
+                score: if given { 0.8 } else { 0.6 },
+                detector: Cow::Borrowed("person_name"),
+                reason: format!(
+                    "person_name: Chinese {} before '{}'",
+                    if given { "name" } else { "family name" },
+                    &text[h.start..h.end]
+                ),
+            });
+        }
         // Chinese-character names after 姓名 / 名字: two to four ideographs.
         for h in hits {
             let word = &text[h.start..h.end];

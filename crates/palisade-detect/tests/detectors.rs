@@ -267,6 +267,16 @@ fn names() {
     not_found("He said it was fine", "He", Kind::Person);
     found("姓名：陳大文，電話：9123 4567", "陳大文", Kind::Person);
     found("客户姓名：王小明。", "王小明", Kind::Person);
+    // Chinese names before a title, with no keyword before them.
+    found("請致電 9876 5432 聯絡陳先生。", "陳", Kind::Person);
+    found("王小明女士今天來了", "王小明", Kind::Person);
+    found("我们的李医生很好", "李", Kind::Person);
+    for text in ["這位先生很好", "一位老師說", "先生您好"] {
+        assert!(
+            !scanner().scan(text).iter().any(|f| f.kind == Kind::Person),
+            "{text}"
+        );
+    }
 }
 
 #[test]
