@@ -625,7 +625,7 @@ impl Scanner {
         let tokens = Tokens(list);
         let starts: Vec<usize> = tokens.0.iter().map(|t| t.0).collect();
         let mut last_end = 0;
-        let mut produced: Vec<Finding> = Vec::new();
+        let mut produced = Produced::new(text.len(), out);
         for &s in &starts {
             if s < last_end {
                 continue;
@@ -755,7 +755,7 @@ impl Scanner {
             if score < self.config.min_score {
                 continue;
             }
-            if out.iter().any(|f| f.start < end && start < f.end) {
+            if produced.overlaps(start, end) {
                 continue;
             }
             let mut reason = format!("person_name: {note}");
@@ -798,9 +798,7 @@ impl Scanner {
                 continue;
             };
             let end = h.start;
-            if out.iter().any(|f| f.start < end && start < f.end)
-                || produced.iter().any(|f| f.start < end && start < f.end)
-            {
+            if produced.overlaps(start, end) || produced.overlaps(start, end) {
                 continue;
             }
             let given = text[start..end].chars().count() > 1;
@@ -833,12 +831,7 @@ impl Scanner {
                 .map(char::len_utf8)
                 .sum();
             let n = after[..len].chars().count();
-            if (2..=4).contains(&n)
-                && !produced
-                    .iter()
-                    .any(|f| f.start < start + len && start < f.end)
-                && !out.iter().any(|f| f.start < start + len && start < f.end)
-            {
+            if (2..=4).contains(&n) && !produced.overlaps(start, start + len) {
                 produced.push(Finding {
                     kind: Kind::Person,
                     start,
@@ -878,8 +871,8 @@ impl Scanner {
                 && next_end - (after + 1) >= 2
                 && !stop(&text[ps..i - 1])
                 && !stop(&text[after + 1..next_end])
-                && !produced.iter().any(|f| f.start < next_end && ps < f.end)
-                && !out.iter().any(|f| f.start < next_end && ps < f.end)
+                && !produced.overlaps(ps, next_end)
+                && !produced.overlaps(ps, next_end)
             {
                 produced.push(Finding {
                     kind: Kind::Person,
@@ -892,15 +885,15 @@ impl Scanner {
                 skip_to = next_end;
             }
         }
-        self.name_runs(text, hits, caps, &tokens, out, &mut produced);
-        repeated_name_words(text, caps, out, &mut produced);
+        self.name_runs(text, hits, caps, &tokens, &mut produced);
+        repeated_name_words(text, caps, &mut produced);
         if let Some(model) = &self.name_model {
             for (s, e, score) in model.names(text) {
                 if s < e
                     && e <= text.len()
                     && text.is_char_boundary(s)
                     && text.is_char_boundary(e)
-                    && !produced.iter().any(|f| f.start < e && s < f.end)
+                    && !produced.list.iter().any(|f| f.start < e && s < f.end)
                 {
                     produced.push(Finding {
                         kind: Kind::Person,
@@ -913,7 +906,7 @@ impl Scanner {
                 }
             }
         }
-        out.extend(produced);
+        out.extend(produced.list);
     }
 }
 
@@ -930,8 +923,7 @@ impl Scanner {
         hits: &[Hit],
         caps: &[(usize, usize)],
         tokens: &Tokens,
-        out: &[Finding],
-        produced: &mut Vec<Finding>,
+        produced: &mut Produced,
     ) {
         let b = text.as_bytes();
         // Stop words and titles were found by the word lookup already.
@@ -990,10 +982,7 @@ impl Scanner {
                 let w = &text[ws..we];
                 !w.is_ascii() || surname_ending(w)
             });
-            if !foreign
-                || out.iter().any(|f| f.start < end && s < f.end)
-                || produced.iter().any(|f| f.start < end && s < f.end)
-            {
+            if !foreign || produced.overlaps(s, end) || produced.overlaps(s, end) {
                 continue;
             }
             let mut score = 0.6;
@@ -1171,14 +1160,9 @@ fn surname_ending(w: &str) -> bool {
 
 /// A word of a multi-word name found in this text, repeated alone elsewhere
 /// ("Nikolaj spent a year … assistant to Nikolaj Petrussen").
-fn repeated_name_words(
-    text: &str,
-    caps: &[(usize, usize)],
-    out: &[Finding],
-    produced: &mut Vec<Finding>,
-) {
+fn repeated_name_words(text: &str, caps: &[(usize, usize)], produced: &mut Produced) {
     let mut parts: Vec<&str> = Vec::new();
-    for f in produced.iter().filter(|f| f.kind == Kind::Person) {
+    for f in produced.list.iter().filter(|f| f.kind == Kind::Person) {
         let Some(name) = text.get(f.start..f.end) else {
             continue;
         };
@@ -1212,8 +1196,8 @@ fn repeated_name_words(
         let w = &text[s..e];
         if !parts.contains(&w)
             || (s > 0 && text.as_bytes()[s - 1].is_ascii_alphanumeric())
-            || out.iter().any(|f| f.start < e && s < f.end)
-            || produced.iter().any(|f| f.start < e && s < f.end)
+            || produced.overlaps(s, e)
+            || produced.overlaps(s, e)
         {
             continue;
         }
@@ -1236,6 +1220,50 @@ fn starts_clause_after(b: &[u8], end: usize) -> bool {
         Some([b'\'', b's', b' ', ..]) => true,
         Some([b' ', c, ..]) => c.is_ascii_lowercase(),
         _ => false,
+    }
+}
+
+/// Person findings of the name pass, plus a bitmap of every byte already
+/// covered by them or by an earlier finding, so that each overlap check is
+/// a few word reads instead of a walk over all findings (which made long
+/// texts quadratic).
+struct Produced {
+    list: Vec<Finding>,
+    taken: Vec<u64>,
+}
+
+impl Produced {
+    fn new(len: usize, out: &[Finding]) -> Produced {
+        let mut p = Produced {
+            list: Vec::new(),
+            taken: vec![0; len / 64 + 1],
+        };
+        for f in out {
+            p.mark(f.start, f.end);
+        }
+        p
+    }
+
+    fn mark(&mut self, s: usize, e: usize) {
+        for b in s..e {
+            if let Some(w) = self.taken.get_mut(b / 64) {
+                *w |= 1 << (b % 64);
+            }
+        }
+    }
+
+    /// True when `[s, e)` shares a byte with a finding seen so far.
+    fn overlaps(&self, s: usize, e: usize) -> bool {
+        (s..e).any(|b| {
+            self.taken
+                .get(b / 64)
+                .is_some_and(|w| w & (1 << (b % 64)) != 0)
+        })
+    }
+
+    fn push(&mut self, f: Finding) {
+        self.mark(f.start, f.end);
+        self.list.push(f);
     }
 }
 
