@@ -1,6 +1,6 @@
 //! Context words: keywords that, when seen near a candidate, raise its score
 //! or (for context-gated detectors such as passports) make it a candidate at
-//! all. All keywords are matched in one Aho-Corasick pass together with the
+//! all. All keywords are matched in one word-lookup pass together with the
 //! name lists (see `names`).
 
 /// Bit flags naming what a keyword is evidence of.
@@ -158,6 +158,13 @@ pub const KEYWORDS: &[(&str, u32)] = &[
     ("madam", TITLE),
     ("先生", TITLE),
     ("小姐", TITLE),
+    ("女士", TITLE),
+    ("太太", TITLE),
+    ("醫生", TITLE),
+    ("医生", TITLE),
+    ("教授", TITLE),
+    ("老師", TITLE),
+    ("老师", TITLE),
     ("address", ADDRESS),
     ("addr", ADDRESS),
     ("live at", ADDRESS),

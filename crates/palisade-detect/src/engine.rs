@@ -1,5 +1,5 @@
 //! The compiled [`Scanner`]: every pattern detector in one regex pass, every
-//! keyword and name list in one Aho-Corasick pass, validators only on
+//! keyword and name list in one word-lookup pass, validators only on
 //! candidates.
 //!
 //! How one scan works:
@@ -8,8 +8,9 @@
 //!    candidate that fails its validator is retried, anchored at the same
 //!    position, against the lower-priority rules that can start with that
 //!    byte, so a failed checksum never hides another detector's match;
-//! 2. one overlapping Aho-Corasick pass over the context keywords and the
-//!    name lists (ASCII case-insensitive);
+//! 2. one walk over the words of the text, each looked up in a hash table of
+//!    the context keywords and the name lists (see `lexicon`; the case forms
+//!    accepted are stored explicitly), which also notes capitalised words;
 //! 3. context-gated rules (passport, date of birth, bank account, NHS, bare
 //!    SSN) run only in a short window after one of their keywords;
 //! 4. names are assembled from the name-list hits; addresses are extended
@@ -25,13 +26,13 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind as AcMatchKind};
 use regex_automata::meta::{self, Regex};
 use regex_automata::util::syntax;
 use regex_automata::{Anchored, Input, MatchKind, PatternID};
 
-use crate::context::{self, KEYWORDS, group};
+use crate::context::{KEYWORDS, group};
 use crate::finding::{Finding, Kind, resolve_overlaps};
+use crate::lexicon::{LexHit, Lexicon, LexiconBuilder};
 use crate::names::{self, NameModel, NameRole};
 use crate::pii::{self, Check, GATED_RULES, Lead, PII_RULES, Rule};
 use crate::secrets;
@@ -87,7 +88,7 @@ impl Config {
     }
 }
 
-/// What an Aho-Corasick pattern stands for.
+/// What a keyword or name-list pattern stands for.
 #[derive(Debug, Clone, Copy, Default)]
 struct Entry {
     /// Context groups (0 if not a keyword).
@@ -112,7 +113,7 @@ fn role_bit(r: NameRole) -> u8 {
 const STOP_BIT: u8 = 16;
 const TITLE_BIT: u8 = 32;
 
-/// A keyword hit from the Aho-Corasick pass.
+/// A keyword or name-list hit from the word-lookup pass.
 #[derive(Debug, Clone, Copy)]
 struct Hit {
     start: usize,
@@ -136,7 +137,7 @@ pub struct Scanner {
     rules: Vec<Rule>,
     regex: Option<Regex>,
     gated: Vec<(Rule, u32, Regex)>,
-    ac: AhoCorasick,
+    lexicon: Lexicon,
     entries: Vec<Entry>,
     address_tail: Regex,
     hk_segment: Regex,
@@ -291,11 +292,11 @@ impl Scanner {
         }
         let mut words: Vec<(String, Entry)> = map.into_iter().collect();
         words.sort_by(|a, b| a.0.cmp(&b.0));
-        let ac = AhoCorasickBuilder::new()
-            .match_kind(AcMatchKind::LeftmostLongest)
-            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-            .build(words.iter().map(|w| w.0.as_str()))
-            .map_err(|e| Error::Build(e.to_string()))?;
+        let mut lexicon = LexiconBuilder::default();
+        for (i, (w, _)) in words.iter().enumerate() {
+            lexicon.add(w, i);
+        }
+        let lexicon = lexicon.build();
         let entries = words.into_iter().map(|w| w.1).collect();
 
         let address_tail = build_regex(&[pii::ADDRESS_TAIL])?;
@@ -318,7 +319,7 @@ impl Scanner {
             rules,
             regex,
             gated,
-            ac,
+            lexicon,
             entries,
             address_tail,
             hk_segment,
@@ -405,7 +406,7 @@ impl Scanner {
 
     fn scan_core(&self, text: &str) -> Vec<Finding> {
         let bytes = text.as_bytes();
-        let hits = self.keyword_hits(text);
+        let (hits, caps) = self.keyword_hits(text);
         let mut out: Vec<Finding> = Vec::new();
 
         if let Some(re) = &self.regex {
@@ -446,30 +447,26 @@ impl Scanner {
         self.gated_pass(text, &hits, &mut out);
         self.extend_addresses(text, &mut out);
         if self.config.enabled(Kind::Person) {
-            self.names_pass(text, &hits, &mut out);
+            self.names_pass(text, &hits, &caps, &mut out);
         }
         out
     }
 
-    fn keyword_hits(&self, text: &str) -> Vec<Hit> {
-        let bytes = text.as_bytes();
-        let mut hits = Vec::new();
-        for m in self.ac.find_iter(text) {
-            let entry = m.pattern().as_usize();
-            let Some(e) = self.entries.get(entry) else {
-                continue;
-            };
-            if e.ascii && !context::on_word_boundaries(bytes, m.start(), m.end()) {
-                continue;
-            }
-            hits.push(Hit {
-                start: m.start(),
-                end: m.end(),
-                entry,
-            });
-        }
-        hits.sort_by_key(|h| (h.start, h.end));
-        hits
+    /// Keyword and name-list hits, and the spans of ASCII words starting
+    /// with a capital, from one walk over the text.
+    fn keyword_hits(&self, text: &str) -> (Vec<Hit>, Vec<(usize, usize)>) {
+        let mut found: Vec<LexHit> = Vec::with_capacity(text.len() / 32);
+        let mut caps = Vec::with_capacity(text.len() / 16);
+        self.lexicon.find(text, &mut found, &mut caps);
+        let hits = found
+            .into_iter()
+            .map(|h| Hit {
+                start: h.start,
+                end: h.end,
+                entry: h.id,
+            })
+            .collect();
+        (hits, caps)
     }
 
     /// The first context keyword of `groups` near `[s, e)`.
@@ -488,8 +485,15 @@ impl Scanner {
     fn finding(&self, rule: usize, v: Verdict, _text: &str, hits: &[Hit]) -> Finding {
         let r = &self.rules[rule];
         let mut score = v.score;
-        let mut reason = format!("{}: {}", r.name, v.note);
-        if let Some(word) = self.context_word(hits, r.ctx, v.start, v.end) {
+        // Built by hand: `format!` costs more than the rest of this function.
+        let word = self.context_word(hits, r.ctx, v.start, v.end);
+        let mut reason = String::with_capacity(
+            r.name.len() + v.note.len() + word.map_or(0, |w| w.len() + 18) + 2,
+        );
+        reason.push_str(r.name);
+        reason.push_str(": ");
+        reason.push_str(v.note);
+        if let Some(word) = word {
             score = (score + CONTEXT_BOOST).min(0.99);
             reason.push_str("; context word '");
             reason.push_str(word);
@@ -520,11 +524,22 @@ impl Scanner {
             if groups == 0 {
                 continue;
             }
-            if addresses
-                && groups & group::ADDRESS != 0
-                && let Some((s, e)) = address_after_keyword(text, h.end)
-                && !out.iter().any(|f| f.start < e && s < f.end)
+            let clause = (addresses && groups & group::ADDRESS != 0)
+                .then(|| address_after_keyword(text, h.end))
+                .flatten();
+            if let Some((s, e)) = clause
+                && out.iter().any(|f| f.start < e && s < f.end)
             {
+                // An address rule matched inside the clause but after its
+                // start ("Rua do Arenque 1634" in "lives at 86036 Rua do
+                // Arenque 1634, Goiânia"): the clause is the whole address.
+                for f in out.iter_mut() {
+                    if f.kind == Kind::Address && s < f.start && f.end <= e {
+                        f.start = s;
+                        f.end = e;
+                    }
+                }
+            } else if let Some((s, e)) = clause {
                 let word = KEYWORDS[self.entries[h.entry].keyword].0;
                 let reason = format!("address_after_keyword: clause after '{word}'");
                 out.push(Finding {
@@ -593,7 +608,13 @@ impl Scanner {
         }
     }
 
-    fn names_pass(&self, text: &str, hits: &[Hit], out: &mut Vec<Finding>) {
+    fn names_pass(
+        &self,
+        text: &str,
+        hits: &[Hit],
+        caps: &[(usize, usize)],
+        out: &mut Vec<Finding>,
+    ) {
         let bytes = text.as_bytes();
         // Name-list tokens by start offset.
         // Hits are sorted and non-overlapping (leftmost-longest), so a
@@ -612,7 +633,7 @@ impl Scanner {
         let tokens = Tokens(list);
         let starts: Vec<usize> = tokens.0.iter().map(|t| t.0).collect();
         let mut last_end = 0;
-        let mut produced: Vec<Finding> = Vec::new();
+        let mut produced = Produced::new(text.len(), out);
         for &s in &starts {
             if s < last_end {
                 continue;
@@ -694,7 +715,8 @@ impl Scanner {
                     parts.insert(0, r);
                 }
             }
-            if end - start > MAX_NAME_LEN {
+            if end - start > MAX_NAME_LEN || (parts.len() >= 2 && ends_like_place(text, start, end))
+            {
                 continue;
             }
             let n = parts.len();
@@ -716,6 +738,9 @@ impl Scanner {
             } else if given && !sentence_start(bytes, start) {
                 // Mid-sentence capitalisation is evidence of a proper noun.
                 (0.55, "listed given name, capitalised mid-sentence")
+            } else if given && n == 1 && starts_clause_after(bytes, end) {
+                // "David is …", "Melanie: …", "Danial, can I …".
+                (0.55, "listed given name starting a clause")
             } else if given {
                 (0.45, "listed given name alone")
             } else if family
@@ -738,7 +763,7 @@ impl Scanner {
             if score < self.config.min_score {
                 continue;
             }
-            if out.iter().any(|f| f.start < end && start < f.end) {
+            if produced.overlaps(start, end) {
                 continue;
             }
             let mut reason = format!("person_name: {note}");
@@ -757,6 +782,47 @@ impl Scanner {
                 reason,
             });
         }
+        // Chinese-character names before a title (陳大文先生, 王小明女士,
+        // 李醫生): a listed family-name character followed by up to two more
+        // ideographs, right before the title. No keyword needs to precede.
+        for h in hits {
+            let e = &self.entries[h.entry];
+            if e.groups & group::TITLE == 0 || e.ascii {
+                continue;
+            }
+            let before = &text[..h.start];
+            let ideographs: Vec<(usize, char)> = before
+                .char_indices()
+                .rev()
+                .take_while(|(_, c)| ('\u{4E00}'..='\u{9FFF}').contains(c))
+                .take(3)
+                .collect();
+            // Longest span whose first character is a family name.
+            let Some(&(start, _)) = ideographs
+                .iter()
+                .rev()
+                .find(|(_, c)| names::CHINESE_SURNAME_CHARS.contains(*c))
+            else {
+                continue;
+            };
+            let end = h.start;
+            if produced.overlaps(start, end) || produced.overlaps(start, end) {
+                continue;
+            }
+            let given = text[start..end].chars().count() > 1;
+            produced.push(Finding {
+                kind: Kind::Person,
+                start,
+                end,
+                score: if given { 0.8 } else { 0.6 },
+                detector: Cow::Borrowed("person_name"),
+                reason: format!(
+                    "person_name: Chinese {} before '{}'",
+                    if given { "name" } else { "family name" },
+                    &text[h.start..h.end]
+                ),
+            });
+        }
         // Chinese-character names after 姓名 / 名字: two to four ideographs.
         for h in hits {
             let word = &text[h.start..h.end];
@@ -773,12 +839,7 @@ impl Scanner {
                 .map(char::len_utf8)
                 .sum();
             let n = after[..len].chars().count();
-            if (2..=4).contains(&n)
-                && !produced
-                    .iter()
-                    .any(|f| f.start < start + len && start < f.end)
-                && !out.iter().any(|f| f.start < start + len && start < f.end)
-            {
+            if (2..=4).contains(&n) && !produced.overlaps(start, start + len) {
                 produced.push(Finding {
                     kind: Kind::Person,
                     start,
@@ -791,20 +852,16 @@ impl Scanner {
         }
         // "Janka M. Szász", "Ravil G Yefimov": capitalised word, a one-letter
         // initial, capitalised word, in any cased script.
-        let mut i = 1;
-        while i + 2 < bytes.len() {
-            let b = bytes[i];
-            if !(b.is_ascii_uppercase() && bytes[i - 1] == b' ') {
-                i += 1;
+        let mut skip_to = 0;
+        for &(i, _) in caps.iter().filter(|(s, e)| *e == s + 1) {
+            if i < skip_to || i == 0 || i + 2 >= bytes.len() || bytes[i - 1] != b' ' {
                 continue;
             }
             let after = if bytes[i + 1] == b'.' { i + 2 } else { i + 1 };
             if bytes.get(after) != Some(&b' ') {
-                i += 1;
                 continue;
             }
             let Some(next_end) = word_end(text, after + 1) else {
-                i += 1;
                 continue;
             };
             // The word before the initial.
@@ -822,8 +879,8 @@ impl Scanner {
                 && next_end - (after + 1) >= 2
                 && !stop(&text[ps..i - 1])
                 && !stop(&text[after + 1..next_end])
-                && !produced.iter().any(|f| f.start < next_end && ps < f.end)
-                && !out.iter().any(|f| f.start < next_end && ps < f.end)
+                && !produced.overlaps(ps, next_end)
+                && !produced.overlaps(ps, next_end)
             {
                 produced.push(Finding {
                     kind: Kind::Person,
@@ -833,18 +890,18 @@ impl Scanner {
                     detector: Cow::Borrowed("person_name"),
                     reason: "person_name: capitalised name with middle initial".into(),
                 });
-                i = next_end;
-                continue;
+                skip_to = next_end;
             }
-            i += 1;
         }
+        self.name_runs(text, hits, caps, &tokens, &mut produced);
+        repeated_name_words(text, caps, &mut produced);
         if let Some(model) = &self.name_model {
             for (s, e, score) in model.names(text) {
                 if s < e
                     && e <= text.len()
                     && text.is_char_boundary(s)
                     && text.is_char_boundary(e)
-                    && !produced.iter().any(|f| f.start < e && s < f.end)
+                    && !produced.list.iter().any(|f| f.start < e && s < f.end)
                 {
                     produced.push(Finding {
                         kind: Kind::Person,
@@ -857,7 +914,364 @@ impl Scanner {
                 }
             }
         }
-        out.extend(produced);
+        out.extend(produced.list);
+    }
+}
+
+impl Scanner {
+    /// Runs of two or three capitalised words spelled like personal names
+    /// from outside the English lists: at least one word carries a
+    /// non-ASCII letter (`Sigrid Nyström`, `Samir Jelenovič`) or a common
+    /// surname ending (`Bekbolat Musliyevich`, `Ken Fukumoto`). Runs that
+    /// touch a stop word (articles, months, street and company words) or
+    /// follow "the" are not names.
+    fn name_runs(
+        &self,
+        text: &str,
+        hits: &[Hit],
+        caps: &[(usize, usize)],
+        tokens: &Tokens,
+        produced: &mut Produced,
+    ) {
+        let b = text.as_bytes();
+        // Stop words and titles were found by the word lookup already.
+        let stop = |p: usize, e: usize| {
+            tokens
+                .get(&p)
+                .is_some_and(|&(te, r)| te == e && r & (STOP_BIT | TITLE_BIT) != 0)
+        };
+        // The full end of a capitalised word whose ASCII part is `[s, e)`.
+        let full_end = |s: usize, e: usize| {
+            if b.get(e).is_some_and(|&c| c >= 0x80) {
+                word_end(text, s)
+            } else {
+                Some(e)
+            }
+        };
+        let mut skip_to = 0;
+        for (i, &(s, e_ascii)) in caps.iter().enumerate() {
+            // Cheap filter first: only a capitalised word directly followed
+            // by another one can start a run.
+            let pair = full_end(s, e_ascii).is_some_and(|e| {
+                b.get(e) == Some(&b' ') && caps.get(i + 1).is_some_and(|n| n.0 == e + 1)
+            });
+            if !pair
+                || s < skip_to
+                || (s > 0 && (b[s - 1].is_ascii_alphanumeric() || b[s - 1] >= 0x80))
+            {
+                continue;
+            }
+            let mut words: Vec<(usize, usize)> = Vec::new();
+            let mut p = s;
+            while words.len() < 3 {
+                let Some(e) = word_end(text, p).filter(|&e| e - p >= 2 && !stop(p, e)) else {
+                    break;
+                };
+                words.push((p, e));
+                if b.get(e) != Some(&b' ') {
+                    break;
+                }
+                p = e + 1;
+            }
+            let Some(&(_, end)) = words.last() else {
+                continue;
+            };
+            if words.len() < 2 {
+                continue;
+            }
+            skip_to = end;
+            // The run must end the capitalised sequence, and not be a street
+            // or company name ("Nyström Road", "Ström Group").
+            let next_capital = b.get(end) == Some(&b' ') && word_end(text, end + 1).is_some();
+            if next_capital || preceded_by_the(b, s) || ends_like_place(text, s, end) {
+                continue;
+            }
+            let foreign = words.iter().any(|&(ws, we)| {
+                let w = &text[ws..we];
+                !w.is_ascii() || surname_ending(w)
+            });
+            if !foreign || produced.overlaps(s, end) || produced.overlaps(s, end) {
+                continue;
+            }
+            let mut score = 0.6;
+            let mut reason = String::from("person_name: capitalised words spelled like a name");
+            if let Some(w) = self.context_word(hits, group::NAME | group::TITLE, s, end) {
+                score += CONTEXT_BOOST;
+                reason.push_str("; context word '");
+                reason.push_str(w);
+                reason.push('\'');
+            }
+            produced.push(Finding {
+                kind: Kind::Person,
+                start: s,
+                end,
+                score,
+                detector: Cow::Borrowed("person_name"),
+                reason,
+            });
+        }
+    }
+}
+
+/// True for last words that make a capitalised run a street, place, event or firm
+/// rather than a person ("Eriksson Bridge", "Labor Day", "Civic Impulse LLC").
+fn place_word(w: &str) -> bool {
+    // A `match` on strings dispatches on length first: much cheaper than a
+    // linear `contains` over the list for every candidate name.
+    matches!(
+        w,
+        "Street"
+            | "Avenue"
+            | "Road"
+            | "Boulevard"
+            | "Lane"
+            | "Drive"
+            | "Court"
+            | "Way"
+            | "Place"
+            | "Terrace"
+            | "Circle"
+            | "Square"
+            | "Parkway"
+            | "Highway"
+            | "Trail"
+            | "Crescent"
+            | "Close"
+            | "Gardens"
+            | "Grove"
+            | "Hill"
+            | "Hills"
+            | "Row"
+            | "Walk"
+            | "Bridge"
+            | "Route"
+            | "Lodge"
+            | "Loop"
+            | "Mall"
+            | "Plaza"
+            | "Park"
+            | "Point"
+            | "Port"
+            | "Ridge"
+            | "River"
+            | "Station"
+            | "Valley"
+            | "View"
+            | "Village"
+            | "Isle"
+            | "Island"
+            | "Lake"
+            | "Lakes"
+            | "Mount"
+            | "Mountain"
+            | "Creek"
+            | "Cove"
+            | "Heights"
+            | "Harbor"
+            | "Harbour"
+            | "Falls"
+            | "Field"
+            | "Fields"
+            | "Forest"
+            | "Glen"
+            | "Green"
+            | "Haven"
+            | "Junction"
+            | "Landing"
+            | "Manor"
+            | "Meadow"
+            | "Meadows"
+            | "Mews"
+            | "Mill"
+            | "Mills"
+            | "Pass"
+            | "Pike"
+            | "Pines"
+            | "Shore"
+            | "Shores"
+            | "Springs"
+            | "Summit"
+            | "Tunnel"
+            | "Vista"
+            | "Day"
+            | "Inc"
+            | "LLC"
+            | "Ltd"
+            | "Group"
+            | "Impulse"
+            | "Investments"
+            | "Partners"
+            | "Holdings"
+            | "Museum"
+            | "Gallery"
+            | "Theatre"
+            | "Theater"
+            | "Stadium"
+            | "Airport"
+            | "Church"
+            | "Cathedral"
+            | "Palace"
+            | "Castle"
+            | "Market"
+            | "Restaurant"
+            | "Cafe"
+            | "Studio"
+            | "Studios"
+            | "Foundation"
+            | "Institute"
+            | "Society"
+            | "Association"
+            | "Club"
+            | "Orchestra"
+            | "Records"
+            | "Press"
+            | "Media"
+            | "Labs"
+            | "Systems"
+            | "Solutions"
+            | "Technologies"
+            | "Services"
+            | "Consulting"
+            | "Trust"
+            | "Fund"
+            | "Capital"
+            | "Insurance"
+    )
+}
+
+/// True when a capitalised run is a place or firm: its last word is in
+/// [`place_word`], or a number follows it ("Joaquin Suarez 2906").
+fn ends_like_place(text: &str, start: usize, end: usize) -> bool {
+    let number_after = match text.as_bytes().get(end..) {
+        Some([b' ', d, ..]) => d.is_ascii_digit(),
+        _ => false,
+    };
+    let last = text
+        .get(start..end)
+        .and_then(|run| run.rsplit([' ', '-']).next())
+        .unwrap_or("");
+    number_after || place_word(last)
+}
+
+/// Surname endings common in Slavic, Nordic, Greek, Romanian, Turkish,
+/// Spanish, Italian, German and Japanese family names.
+const SURNAME_ENDINGS: &[&str] = &[
+    "ov", "ova", "ev", "eva", "vich", "ski", "ska", "sky", "cki", "cka", "vic", "enko", "chuk",
+    "yan", "dze", "shvili", "sson", "ssen", "sen", "dottir", "poulos", "escu", "oglu", "ez",
+    "elli", "etti", "moto", "mura", "kawa", "yama", "hara", "berg", "stein", "mann",
+];
+
+/// True when `w` (at least five letters) ends like a family name.
+fn surname_ending(w: &str) -> bool {
+    w.len() >= 5 && SURNAME_ENDINGS.iter().any(|e| w.ends_with(e))
+}
+
+/// A word of a multi-word name found in this text, repeated alone elsewhere
+/// ("Nikolaj spent a year … assistant to Nikolaj Petrussen").
+fn repeated_name_words(text: &str, caps: &[(usize, usize)], produced: &mut Produced) {
+    let mut parts: Vec<&str> = Vec::new();
+    for f in produced.list.iter().filter(|f| f.kind == Kind::Person) {
+        let Some(name) = text.get(f.start..f.end) else {
+            continue;
+        };
+        if !name.contains(' ') {
+            continue;
+        }
+        for w in name.split(' ') {
+            if w.len() >= 3
+                && w.chars().next().is_some_and(char::is_uppercase)
+                && !names::STOP.contains(&w)
+                && !names::TITLES.contains(&w)
+                && !parts.contains(&w)
+            {
+                parts.push(w);
+            }
+        }
+    }
+    if parts.is_empty() {
+        return;
+    }
+    for &(s, e_ascii) in caps {
+        let ascii = &text[s..e_ascii];
+        let first = ascii.as_bytes().first();
+        if !parts
+            .iter()
+            .any(|p| p.as_bytes().first() == first && p.starts_with(ascii))
+        {
+            continue;
+        }
+        let Some(e) = word_end(text, s) else { continue };
+        let w = &text[s..e];
+        if !parts.contains(&w)
+            || (s > 0 && text.as_bytes()[s - 1].is_ascii_alphanumeric())
+            || produced.overlaps(s, e)
+            || produced.overlaps(s, e)
+        {
+            continue;
+        }
+        produced.push(Finding {
+            kind: Kind::Person,
+            start: s,
+            end: e,
+            score: 0.7,
+            detector: Cow::Borrowed("person_name"),
+            reason: "person_name: repeats part of a full name found in this text".into(),
+        });
+    }
+}
+
+/// True when the word ending at `end` is followed by a clause: a comma or
+/// colon, a possessive, or a lower-case word ("David is", "Melanie: …").
+fn starts_clause_after(b: &[u8], end: usize) -> bool {
+    match b.get(end..) {
+        Some([b',' | b':', b' ' | b'\n', ..]) => true,
+        Some([b'\'', b's', b' ', ..]) => true,
+        Some([b' ', c, ..]) => c.is_ascii_lowercase(),
+        _ => false,
+    }
+}
+
+/// Person findings of the name pass, plus a bitmap of every byte already
+/// covered by them or by an earlier finding, so that each overlap check is
+/// a few word reads instead of a walk over all findings (which made long
+/// texts quadratic).
+struct Produced {
+    list: Vec<Finding>,
+    taken: Vec<u64>,
+}
+
+impl Produced {
+    fn new(len: usize, out: &[Finding]) -> Produced {
+        let mut p = Produced {
+            list: Vec::new(),
+            taken: vec![0; len / 64 + 1],
+        };
+        for f in out {
+            p.mark(f.start, f.end);
+        }
+        p
+    }
+
+    fn mark(&mut self, s: usize, e: usize) {
+        for b in s..e {
+            if let Some(w) = self.taken.get_mut(b / 64) {
+                *w |= 1 << (b % 64);
+            }
+        }
+    }
+
+    /// True when `[s, e)` shares a byte with a finding seen so far.
+    fn overlaps(&self, s: usize, e: usize) -> bool {
+        (s..e).any(|b| {
+            self.taken
+                .get(b / 64)
+                .is_some_and(|w| w & (1 << (b % 64)) != 0)
+        })
+    }
+
+    fn push(&mut self, f: Finding) {
+        self.mark(f.start, f.end);
+        self.list.push(f);
     }
 }
 
@@ -897,11 +1311,16 @@ impl Scanner {
         let b = text.as_bytes();
         let mut p = e;
         let mut skipped = 0;
-        while p < b.len() && matches!(b[p], b' ' | b':' | b',' | b'\n' | b'\t') && skipped < 4 {
+        while p < b.len()
+            && matches!(b[p], b' ' | b':' | b',' | b'?' | b'\n' | b'\t')
+            && skipped < 4
+        {
             p += 1;
             skipped += 1;
         }
-        if word.eq_ignore_ascii_case("name") && !text[e..p].contains(':') {
+        // "name: X", or a question answered with the name ("What's your
+        // name? X").
+        if word.eq_ignore_ascii_case("name") && !text[e..p].contains([':', '?']) {
             return None;
         }
         word_end(text, p).map(|_| p)

@@ -299,9 +299,12 @@ pub fn resolve_overlaps(findings: Vec<Finding>) -> Vec<Finding> {
     if findings.len() < 2 {
         return findings;
     }
-    let (verdicts, mut findings): (Vec<Finding>, Vec<Finding>) =
+    let (verdicts, findings): (Vec<Finding>, Vec<Finding>) =
         findings.into_iter().partition(|f| f.kind.is_verdict());
-    findings.sort_by(|a, b| {
+    // Sort indices, not findings (a finding is ten words long).
+    let mut order: Vec<usize> = (0..findings.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (a, b) = (&findings[a], &findings[b]);
         b.score
             .total_cmp(&a.score)
             .then(b.len().cmp(&a.len()))
@@ -309,21 +312,38 @@ pub fn resolve_overlaps(findings: Vec<Finding>) -> Vec<Finding> {
             .then(a.kind.cmp(&b.kind))
             .then(a.detector.cmp(&b.detector))
     });
-    // Kept spans are disjoint, so a candidate overlaps one of them exactly
-    // when the kept span starting last before the candidate's end reaches
-    // past its start: one ordered-map lookup per candidate.
-    let mut taken: std::collections::BTreeMap<usize, usize> = std::collections::BTreeMap::new();
-    let mut kept: Vec<Finding> = Vec::with_capacity(findings.len());
-    for f in findings {
-        let clash = taken
-            .range(..f.end.max(f.start + 1))
-            .next_back()
-            .is_some_and(|(_, &end)| end > f.start);
-        if !clash {
-            taken.insert(f.start, f.end.max(f.start + 1));
-            kept.push(f);
+    // Greedy in that order: a finding is kept unless it shares a byte with
+    // one kept before it. Offsets are compressed to the ranks of the span
+    // ends that occur, so "taken" is a bitmap of at most 2n positions
+    // whatever the offsets are (an empty span counts as one byte).
+    let span = |f: &Finding| (f.start, f.end.max(f.start.saturating_add(1)));
+    let mut points: Vec<usize> = findings
+        .iter()
+        .flat_map(|f| {
+            let (s, e) = span(f);
+            [s, e]
+        })
+        .collect();
+    points.sort_unstable();
+    points.dedup();
+    let rank = |x: usize| points.partition_point(|&p| p < x);
+    let mut taken = vec![0u64; points.len() / 64 + 1];
+    let mut keep = vec![false; findings.len()];
+    for i in order {
+        let (s, e) = span(&findings[i]);
+        let (s, e) = (rank(s), rank(e));
+        if (s..e).all(|b| taken[b / 64] & (1 << (b % 64)) == 0) {
+            for b in s..e {
+                taken[b / 64] |= 1 << (b % 64);
+            }
+            keep[i] = true;
         }
     }
+    let mut kept: Vec<Finding> = findings
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(f, k)| k.then_some(f))
+        .collect();
     kept.extend(verdicts);
     kept.sort_by(|a, b| a.start.cmp(&b.start).then(a.end.cmp(&b.end)));
     kept

@@ -6,7 +6,7 @@
 //!
 //! * [`Scanner`] — build once from a [`Config`], then [`Scanner::scan`] any
 //!   number of `&str` from any thread; one regex pass for every pattern
-//!   detector, one Aho-Corasick pass for keywords and name lists.
+//!   detector, one word-lookup pass for keywords and name lists.
 //! * [`Finding`] / [`Kind`] / [`Severity`] — the result shape (DESIGN.md).
 //! * [`normalize`] — NFKC + invisible stripping + confusable folding, with a
 //!   byte map back to the input; the classifiers of issue 4 reuse it.
@@ -26,6 +26,7 @@ pub mod context;
 pub mod decode;
 pub mod engine;
 pub mod finding;
+mod lexicon;
 pub mod names;
 pub mod normalize;
 pub mod operators;

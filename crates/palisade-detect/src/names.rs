@@ -1112,6 +1112,18 @@ pub const STOP: &[&str] = &[
     "Phone",
 ];
 
+/// Common single-character Chinese family names (Traditional and
+/// Simplified forms), from the same published surname rankings as
+/// [`CHINESE_FAMILY`]. Characters that are far more often grammar words
+/// than surnames (向, 于, 和, 於) are left out.
+pub const CHINESE_SURNAME_CHARS: &str = concat!(
+    "陳陈李張张黃黄王劉刘林楊杨吳吴趙赵周徐孫孙馬马朱胡郭何高羅罗鄭郑梁謝谢",
+    "宋唐許许韓韩馮冯鄧邓曹彭曾蕭萧田董潘袁蔡蔣蒋余杜葉叶程蘇苏魏呂吕丁任",
+    "沈姚盧卢姜崔鍾钟譚谭陸陆汪范金石廖賈贾夏韋韦方白鄒邹孟熊秦邱江尹薛",
+    "閻阎段雷侯龍龙史陶黎賀贺顧顾毛郝龔龚邵萬万錢钱嚴严覃武戴莫孔湯汤麥麦",
+    "區区伍甘霍溫温鄺邝關关游施傅柯翁洪童康紀纪岑聶聂",
+);
+
 /// Honorific titles whose next capitalised word is a name.
 pub const TITLES: &[&str] = &[
     "Mr", "Mrs", "Ms", "Miss", "Dr", "Mx", "Prof", "Sir", "Madam", "Dame",

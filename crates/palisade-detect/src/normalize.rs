@@ -157,16 +157,23 @@ pub fn normalize(input: &str) -> Normalized {
 /// check). Plain CJK, accented Latin and most other text answer `false`
 /// quickly, so callers can skip the normalised rescan.
 pub fn needs_normalization(input: &str) -> bool {
-    if input.is_ascii() {
-        return false;
-    }
-    for c in input.chars() {
-        if c.is_ascii()
-            || ('\u{3000}'..='\u{9FFF}').contains(&c)
-            || ('\u{AC00}'..='\u{D7AF}').contains(&c)
-        {
-            // ASCII, CJK ideographs and punctuation, kana, Hangul: stable or
+    let b = input.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        i = skip_ascii(b, i);
+        let Some(&lead) = b.get(i) else { break };
+        if (0xE3..=0xE9).contains(&lead) {
+            // U+3000–U+9FFF: CJK ideographs and punctuation, kana: stable or
             // irrelevant to detection (a full-width comma changes nothing).
+            i += 3;
+            continue;
+        }
+        let Some(c) = input.get(i..).and_then(|r| r.chars().next()) else {
+            break;
+        };
+        i += c.len_utf8();
+        if ('\u{AC00}'..='\u{D7AF}').contains(&c) {
+            // Hangul syllables.
             continue;
         }
         if ('\u{FF01}'..='\u{FF65}').contains(&c) {
@@ -189,6 +196,23 @@ pub fn needs_normalization(input: &str) -> bool {
     false
 }
 
+/// The first index at or after `i` whose byte is not ASCII (or `b.len()`),
+/// checking eight bytes at a time.
+pub(crate) fn skip_ascii(b: &[u8], mut i: usize) -> usize {
+    while let Some(chunk) = b.get(i..i + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        if u64::from_ne_bytes(w) & 0x8080_8080_8080_8080 != 0 {
+            break;
+        }
+        i += 8;
+    }
+    while i < b.len() && b[i] < 0x80 {
+        i += 1;
+    }
+    i
+}
+
 /// Normalises and lower-cases: the form classifiers should compare against.
 pub fn normalize_for_matching(input: &str) -> String {
     normalize(input).text.to_lowercase()
@@ -197,6 +221,19 @@ pub fn normalize_for_matching(input: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn needs_normalization_past_cjk_and_ascii_runs() {
+        assert!(!needs_normalization("plain ascii text that is long enough"));
+        assert!(!needs_normalization(
+            "我的電話是 9123 4567，謝謝 and more ascii"
+        ));
+        assert!(needs_normalization("我的電話是 ９１２３ 4567"));
+        assert!(needs_normalization(
+            "a long ascii prefix, then 中文, then zero\u{200B}width"
+        ));
+        assert!(needs_normalization("中文中文中文 pаypal"));
+    }
 
     #[test]
     fn folds_homoglyphs_and_fullwidth() {

@@ -346,7 +346,7 @@ pub const PII_RULES: &[Rule] = &[
     r(
         "sg_nric",
         Kind::SgNric,
-        r"\b[STFGstfg][0-9]{7}[A-Za-z]\b",
+        r"\b[STFGMstfgm][0-9]{7}[A-Za-z]\b",
         Check::SgNric,
         0.85,
         ID,
@@ -432,6 +432,54 @@ pub const PII_RULES: &[Rule] = &[
         0.85,
         ADDRESS,
         Lead::Alpha,
+    ),
+    r(
+        "address_street_suffix_word",
+        Kind::Address,
+        // European order, street word then house number: "Ziegelgasse 19",
+        // "Hansinegata 120", "Søndergade 52", "Koskikatu 25". The street
+        // word ends in a common street suffix of German, Dutch, Nordic,
+        // Finnish, Hungarian or Polish.
+        concat!(
+            r"\b[A-Z](?:[a-z]|[\xC3-\xC9][\x80-\xBF]){1,24}",
+            r"(?:gasse|gata|gatan|gade|vej|vegen|veien|vägen|väg|straße|strasse|straat|weg|katu|tie|",
+            r"laan|utca|ulica|allee|platz|plein|gränd|stræde|torget|torg) [0-9]{1,4}[A-Za-z]?\b"
+        ),
+        Check::Address,
+        0.7,
+        ADDRESS,
+        Lead::Alpha,
+    ),
+    r(
+        "address_street_prefix_word",
+        Kind::Address,
+        // Street word first, then the name, then the number: "Rua Cyro
+        // Schmutzer Franco 1213", "Avda. Rio Nalon 58", "ul. Północna 73",
+        // "C/ Señores Curas 88", "Via Roma 12".
+        concat!(
+            r"\b(?:Rua|Avenida|Avda\.|Av\.?|Calle|C/|Carrer|Camino|Paseo|Praça|Travessa|Largo|Via|Viale|",
+            r"Piazza|Corso|Rue|Chemin|ul\.|Ulica|Aleja|al\.|Calea|Strada|Bulevar|Sokak) ",
+            r"(?:(?:[A-Z]|[\xC3-\xC9][\x80-\xBF])(?:[a-z'.-]|[\xC3-\xC9][\x80-\xBF]){0,24} |",
+            r"(?:de|do|da|dos|das|del|la|los|las|di|du|des|von|van) ){1,5}[0-9]{1,5}[A-Za-z]?\b"
+        ),
+        Check::Address,
+        0.7,
+        ADDRESS,
+        Lead::Alpha,
+    ),
+    r(
+        "address_postal_block",
+        Kind::Address,
+        // A numbered street line followed by an apartment or suite line:
+        // "28030 Edeby 55\n Apt. 297", "4923 Parmova 109\n Suite 380".
+        concat!(
+            r"\b[0-9]{1,6} (?:(?:[A-Z]|[\xC3-\xC9][\x80-\xBF])(?:[A-Za-z'.-]|[\xC3-\xC9][\x80-\xBF]){1,24} ){1,4}",
+            r"[0-9]{1,5}[A-Za-z]?,?\s{1,3}(?:Apt\.?|Apartment|Suite|Unit) [0-9A-Za-z-]{1,6}\b"
+        ),
+        Check::Address,
+        0.75,
+        ADDRESS,
+        Lead::Digit,
     ),
     r(
         "address_street",
@@ -546,7 +594,12 @@ pub const GATED_RULES: &[(Rule, u32)] = &[
 /// Suffix pattern tried (anchored) after an address core to extend it over
 /// apartment numbers, city, state and postcode, or Hong Kong districts.
 pub const ADDRESS_TAIL: &str = concat!(
-    r"(?:,? ?(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Flat|Room|Rm\.?|Box|#) ?[0-9A-Za-z-]{1,6})",
+    r"(?:,?\s{0,3}(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Flat|Room|Rm\.?|Box|#) ?[0-9A-Za-z-]{1,6})",
+    // City line(s), then country (or region) and postcode: ", Grubbenvorst,
+    // Netherlands 04020" or "\n Ependes\n\n Switzerland 82590".
+    r"|(?:(?:,?\s{1,4}(?:[A-Z]|[\xC3-\xC9][\x80-\xBF])(?:[A-Za-z'.-]|[\xC3-\xC9][\x80-\xBF]){1,25}",
+    r"(?: (?:[A-Za-z]|[\xC3-\xC9][\x80-\xBF])(?:[A-Za-z'.-]|[\xC3-\xC9][\x80-\xBF]){1,25}){0,3}){1,2}",
+    r",?\s{1,4}[A-Z][A-Za-z]{2,20}(?: [A-Z][A-Za-z]{2,20})? [0-9]{4,6}\b)",
     r"|(?:,?\s{1,2}[A-Z][A-Za-z'.-]{1,20}(?: [A-Z][A-Za-z'.-]{1,20}){0,3},? [A-Z]{2} [0-9]{5}(?:-[0-9]{4})?\b)",
     r"|(?:,? [A-Z]{2} [0-9]{5}(?:-[0-9]{4})?\b)",
     r"|(?:,? ?(?:Hong Kong|Kowloon|New Territories|N\.T\.|HKSAR|Central|Sheung Wan|Wan Chai|Causeway Bay|",

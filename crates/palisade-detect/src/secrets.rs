@@ -175,11 +175,10 @@ const PLACEHOLDER_WORDS: &[&str] = &[
 /// True if `value` looks like a real credential: not a documented example, not
 /// a placeholder, not a run of one character, and with enough entropy.
 pub fn plausible_secret(value: &str) -> bool {
-    if DOCUMENTED_EXAMPLES.iter().any(|e| value.contains(e)) {
-        return false;
-    }
-    let lower = value.to_ascii_lowercase();
-    if PLACEHOLDER_WORDS.iter().any(|w| lower.contains(w)) {
+    let v = value.as_bytes();
+    if contains_any(v, DOCUMENTED_EXAMPLES, &EXAMPLE_FIRST, false)
+        || contains_any(v, PLACEHOLDER_WORDS, &PLACEHOLDER_FIRST, true)
+    {
         return false;
     }
     if has_run(value.as_bytes(), 6) {
@@ -187,6 +186,56 @@ pub fn plausible_secret(value: &str) -> bool {
     }
     let min = if value.len() >= 20 { 3.0 } else { 2.5 };
     entropy(value) >= min
+}
+
+/// For each byte, a bit mask of the `needles` (at most 32) starting with it.
+const fn first_bytes(needles: &[&str]) -> [u32; 256] {
+    let mut t = [0u32; 256];
+    let mut i = 0;
+    while i < needles.len() && i < 32 {
+        let b = needles[i].as_bytes();
+        if !b.is_empty() {
+            t[b[0] as usize] |= 1 << i;
+        }
+        i += 1;
+    }
+    t
+}
+
+const _: () = assert!(DOCUMENTED_EXAMPLES.len() <= 32 && PLACEHOLDER_WORDS.len() <= 32);
+const EXAMPLE_FIRST: [u32; 256] = first_bytes(DOCUMENTED_EXAMPLES);
+const PLACEHOLDER_FIRST: [u32; 256] = first_bytes(PLACEHOLDER_WORDS);
+
+/// True when `hay` contains one of `needles` (ASCII case-insensitively when
+/// `fold`; the needles are then lower case). One pass over `hay`, comparing
+/// only the needles whose first byte matches (`firsts`, from
+/// [`first_bytes`]): `str::contains` per needle set up a searcher each time
+/// and cost more than the rest of the check.
+fn contains_any(hay: &[u8], needles: &[&str], firsts: &[u32; 256], fold: bool) -> bool {
+    (0..hay.len()).any(|i| {
+        let first = if fold {
+            hay[i].to_ascii_lowercase()
+        } else {
+            hay[i]
+        };
+        let mut mask = firsts[first as usize];
+        while mask != 0 {
+            let k = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            let n = needles.get(k).map_or(&[][..], |n| n.as_bytes());
+            let hit = hay.get(i..i + n.len()).is_some_and(|w| {
+                if fold {
+                    w.eq_ignore_ascii_case(n)
+                } else {
+                    w == n
+                }
+            });
+            if hit {
+                return true;
+            }
+        }
+        false
+    })
 }
 
 /// True when a byte repeats `n` times in a row.
@@ -284,6 +333,18 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), FORMATS.len(), "duplicate rule names");
+    }
+
+    #[test]
+    fn placeholder_scan_is_case_insensitive_and_exact_for_examples() {
+        assert!(!plausible_secret("sk_live_R8mK2pQ9xEXAMPLEvN7wT1yH6jB3"));
+        assert!(!plausible_secret(
+            "ghp_R8mK2pQ9xL4vN7wT1yH6jB3cF5gD0sA2Your_Q"
+        ));
+        assert!(!plausible_secret("xAKIAIOSFODNN7EXAMPLEx"));
+        // An example key's prefix alone is not the example.
+        assert!(plausible_secret("AKIAIOSFODNN7EXAMPL3Q9x"));
+        assert!(plausible_secret("R8mK2pQ9xL4vN7wT1yH6jB3cF5gD0sA2eZ8u"));
     }
 
     #[test]

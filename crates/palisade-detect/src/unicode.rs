@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use crate::finding::{Finding, Kind};
-use crate::normalize::{is_bidi_control, is_invisible, is_tag};
+use crate::normalize::{is_bidi_control, is_invisible, is_tag, skip_ascii};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Script {
@@ -62,9 +62,25 @@ pub fn scan(text: &str) -> Vec<Finding> {
     // End of the last word already checked for mixed scripts.
     let mut checked_to = 0;
     while i < bytes.len() {
-        if bytes[i] < 0x80 {
-            i += 1;
-            continue;
+        i = skip_ascii(bytes, i);
+        match bytes.get(i..i + 3) {
+            None => {
+                if i >= bytes.len() {
+                    break;
+                }
+            }
+            // U+3000–U+9FFF (CJK, kana, CJK punctuation) and U+FF00–U+FF7F
+            // (full-width forms) hold nothing this pass reports except
+            // U+3164 HANGUL FILLER, which is invisible.
+            Some(&[0xE3..=0xE9, x, y]) if !(bytes[i] == 0xE3 && x == 0x85 && y == 0xA4) => {
+                i += 3;
+                continue;
+            }
+            Some(&[0xEF, 0xBC | 0xBD, _]) => {
+                i += 3;
+                continue;
+            }
+            Some(_) => {}
         }
         let Some(c) = text[i..].chars().next() else {
             break;
@@ -197,6 +213,23 @@ mod tests {
             scan("log in to pаypal now")[0].detector,
             "mixed_script_word"
         );
+    }
+
+    #[test]
+    fn fast_paths_keep_findings_after_cjk() {
+        // The CJK/full-width skip must not step over the Hangul filler
+        // (U+3164, same lead byte as CJK punctuation) or anything after it.
+        let t = scan("請電話，ａｂ\u{3164}x 我們 ab\u{200B}cd 中文 pаypal");
+        let kinds: Vec<_> = t.iter().map(|f| f.detector.as_ref()).collect();
+        assert_eq!(
+            kinds,
+            [
+                "invisible_characters",
+                "invisible_characters",
+                "mixed_script_word"
+            ]
+        );
+        assert_eq!(&"請電話，ａｂ\u{3164}x"[t[0].start..t[0].end], "\u{3164}");
     }
 
     #[test]

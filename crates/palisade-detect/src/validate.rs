@@ -349,8 +349,12 @@ pub fn taiwan_id(s: &str) -> bool {
     sum % 10 == 0
 }
 
-/// Singapore NRIC/FIN (S, T, F, G prefixes): weights 2,7,6,5,4,3,2, offset 4
-/// for T and G, remainder mod 11 indexes the published check-letter tables.
+/// Singapore NRIC/FIN: weights 2,7,6,5,4,3,2 over the seven digits.
+/// S, T, F, G: offset 4 for T and G, and the remainder mod 11 indexes the
+/// published check-letter tables. M (FINs issued from 1 January 2022):
+/// offset 3, and the letter is `KLJNPQRTUWX`[10 − remainder] (the M-series
+/// rule as implemented in Open Government Products' FormSG validator,
+/// `isMFinSeriesValid`: P = 11 − R1, letter = table[P − 1]).
 pub fn sg_nric(s: &str) -> bool {
     let b = s.as_bytes();
     if b.len() != 9 || !b[1..8].iter().all(u8::is_ascii_digit) {
@@ -363,16 +367,19 @@ pub fn sg_nric(s: &str) -> bool {
         .zip(W)
         .map(|(d, w)| u32::from(d - b'0') * w)
         .sum();
-    if prefix == b'T' || prefix == b'G' {
-        sum += 4;
-    }
+    sum += match prefix {
+        b'T' | b'G' => 4,
+        b'M' => 3,
+        _ => 0,
+    };
     let r = (sum % 11) as usize;
-    let table: &[u8; 11] = match prefix {
-        b'S' | b'T' => b"JZIHGFEDCBA",
-        b'F' | b'G' => b"XWUTRQPNMLK",
+    let letter = match prefix {
+        b'S' | b'T' => b"JZIHGFEDCBA"[r],
+        b'F' | b'G' => b"XWUTRQPNMLK"[r],
+        b'M' => b"KLJNPQRTUWX"[10 - r],
         _ => return false,
     };
-    table[r] == b[8].to_ascii_uppercase()
+    letter == b[8].to_ascii_uppercase()
 }
 
 /// US SSN area/group/serial rules (SSA): area not 000, 666 or 900–999, group
@@ -635,6 +642,14 @@ mod tests {
         assert!(sg_nric("S1234567D"));
         assert!(!sg_nric("S1234567E"));
         assert!(!sg_nric("X1234567D"));
+        // M series (2022): sum 106 + 3 = 109, 109 mod 11 = 10, letter K.
+        assert!(sg_nric("M1234567K"));
+        assert!(sg_nric("m1234567k"));
+        assert!(!sg_nric("M1234567L"));
+        // `I` is not in the M table at all; F's letter for these digits fails too.
+        assert!(!sg_nric("M1234567I"));
+        assert!(!sg_nric("M1234567X"));
+        assert!(!sg_nric("M123456K"));
     }
 
     #[test]

@@ -162,6 +162,11 @@ fn macau_taiwan_singapore() {
     not_found("ID A123456788", "A123456788", Kind::TaiwanId);
     positive_everywhere("S1234567D", Kind::SgNric);
     not_found("NRIC S1234567E", "S1234567E", Kind::SgNric);
+    // FIN M series (issued from 2022), its own offset and letter table.
+    positive_everywhere("M1234567K", Kind::SgNric);
+    found("FIN: m1234567k", "m1234567k", Kind::SgNric);
+    not_found("FIN M1234567L", "M1234567L", Kind::SgNric);
+    not_found("FIN M1234567X", "M1234567X", Kind::SgNric);
 }
 
 #[test]
@@ -262,6 +267,68 @@ fn names() {
     not_found("He said it was fine", "He", Kind::Person);
     found("姓名：陳大文，電話：9123 4567", "陳大文", Kind::Person);
     found("客户姓名：王小明。", "王小明", Kind::Person);
+    // Chinese names before a title, with no keyword before them.
+    found("請致電 9876 5432 聯絡陳先生。", "陳", Kind::Person);
+    found("王小明女士今天來了", "王小明", Kind::Person);
+    found("我们的李医生很好", "李", Kind::Person);
+    for text in ["這位先生很好", "一位老師說", "先生您好"] {
+        assert!(
+            !scanner().scan(text).iter().any(|f| f.kind == Kind::Person),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn names_without_list_entries() {
+    // Capitalised pairs spelled like names: a non-ASCII letter or a common
+    // surname ending.
+    found(
+        "Follow up with Sigrid Nyström in a couple of months.",
+        "Sigrid Nyström",
+        Kind::Person,
+    );
+    found(
+        "please change it to Bekbolat Musliyevich",
+        "Bekbolat Musliyevich",
+        Kind::Person,
+    );
+    // A word of a full name, repeated alone.
+    found(
+        "Nikolaj spent a year as the assistant to Nikolaj Petrussen.",
+        "Nikolaj",
+        Kind::Person,
+    );
+    // A listed given name opening a clause.
+    found("David is a very sympathetic person.", "David", Kind::Person);
+    found("Melanie: You saved my life!", "Melanie", Kind::Person);
+    // The answer to "what's your name?".
+    found(
+        "What's your name? Sölvi Salómonsson",
+        "Sölvi Salómonsson",
+        Kind::Person,
+    );
+    // Near misses: streets, places and firms; a lone foreign word; a name
+    // list word that is not capitalised.
+    not_found(
+        "We crossed the Eriksson Bridge at noon",
+        "Eriksson",
+        Kind::Person,
+    );
+    not_found(
+        "He lives on the north side of Joaquin Suarez 2906.",
+        "Suarez",
+        Kind::Person,
+    );
+    not_found(
+        "She flew to São Paulo Museum today",
+        "São Paulo",
+        Kind::Person,
+    );
+    not_found("Dinner in Zürich was lovely", "Zürich", Kind::Person);
+    not_found("Civic Impulse LLC hired us", "Civic", Kind::Person);
+    not_found("DAVID IS HERE", "DAVID", Kind::Person);
+    not_found("david is here", "david", Kind::Person);
 }
 
 #[test]
@@ -297,6 +364,48 @@ fn addresses() {
         "555",
         Kind::Address,
     );
+    // European order: street word (with a street suffix) then number.
+    found(
+        "Dexter lives on Ziegelgasse 19 street.",
+        "Ziegelgasse 19",
+        Kind::Address,
+    );
+    found(
+        "The shop on Søndergade 52 closes early",
+        "Søndergade 52",
+        Kind::Address,
+    );
+    // Street word first: Portuguese, Spanish, Polish.
+    found(
+        "Meet me at Avda. Rio Nalon 58 tomorrow",
+        "Avda. Rio Nalon 58",
+        Kind::Address,
+    );
+    found(
+        "Biuro: ul. Północna 73 w Suwałkach",
+        "ul. Północna 73",
+        Kind::Address,
+    );
+    // A numbered street line followed by apartment, city and country lines.
+    found(
+        "Sven\n\n28030 Edeby 55\n Apt. 297\n TYSTBERGA\n Sweden 99178",
+        "28030 Edeby 55\n Apt. 297\n TYSTBERGA\n Sweden 99178",
+        Kind::Address,
+    );
+    found(
+        "taxi to 692 Kuuse Road Apt. 641, Grubbenvorst, Netherlands 04020. Thanks",
+        "692 Kuuse Road Apt. 641, Grubbenvorst, Netherlands 04020",
+        Kind::Address,
+    );
+    // Near misses: no number, no apartment line, no capitalised name.
+    not_found("Rua Augusta is lovely in May", "Rua Augusta", Kind::Address);
+    not_found(
+        "We played 28030 Edeby 55 times",
+        "28030 Edeby 55",
+        Kind::Address,
+    );
+    not_found("Go via 3 partners", "via 3", Kind::Address);
+    not_found("the weg 12 and gata 3", "weg 12", Kind::Address);
     found(
         "地址：香港九龍旺角彌敦道123號",
         "香港九龍旺角彌敦道123號",

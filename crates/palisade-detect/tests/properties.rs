@@ -6,7 +6,9 @@
 use std::sync::OnceLock;
 
 use palisade_detect::operators::{Operator, anonymize, deanonymize, pseudonym};
-use palisade_detect::{Key, Kind, Scanner, StreamRedactor, normalize, validate};
+use palisade_detect::{
+    Finding, Key, Kind, Scanner, StreamRedactor, normalize, resolve_overlaps, validate,
+};
 use proptest::prelude::*;
 
 fn scanner() -> &'static Scanner {
@@ -99,8 +101,50 @@ fn operators() -> Vec<Operator> {
     ]
 }
 
+/// The plain quadratic statement of overlap resolution, to check the fast one.
+fn resolve_naively(mut findings: Vec<Finding>) -> Vec<Finding> {
+    findings.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(b.len().cmp(&a.len()))
+            .then(a.start.cmp(&b.start))
+            .then(a.kind.cmp(&b.kind))
+            .then(a.detector.cmp(&b.detector))
+    });
+    let mut kept: Vec<Finding> = Vec::new();
+    for f in findings {
+        let (s, e) = (f.start, f.end.max(f.start + 1));
+        if !kept
+            .iter()
+            .any(|k| k.start < e && s < k.end.max(k.start + 1))
+        {
+            kept.push(f);
+        }
+    }
+    kept.sort_by(|a, b| a.start.cmp(&b.start).then(a.end.cmp(&b.end)));
+    kept
+}
+
+fn finding() -> impl Strategy<Value = Finding> {
+    (0usize..60, 0usize..12, 0u8..5, 0usize..3).prop_map(|(start, len, score, kind)| Finding {
+        kind: [Kind::Email, Kind::Phone, Kind::Person][kind],
+        start,
+        end: start + len,
+        score: f32::from(score) / 4.0,
+        detector: std::borrow::Cow::Borrowed("t"),
+        reason: format!("{start}"),
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn overlap_resolution_matches_the_quadratic_definition(
+        findings in proptest::collection::vec(finding(), 0..40)
+    ) {
+        prop_assert_eq!(resolve_overlaps(findings.clone()), resolve_naively(findings));
+    }
 
     #[test]
     fn scan_never_panics_and_spans_are_well_formed(text in any::<String>()) {

@@ -1,0 +1,47 @@
+//! Scans the benchmark texts a fixed number of times so a run under
+//! `valgrind --tool=callgrind` gives a repeatable instruction count per scan,
+//! unaffected by other load on the machine. Only `scan_loop` is counted:
+//!
+//! ```text
+//! cargo build --release -p palisade-detect --example instructions
+//! valgrind --tool=callgrind --toggle-collect='*scan_loop*' \
+//!     target/release/examples/instructions 4096 200
+//! ```
+//!
+//! Arguments: text size in bytes (default 4096) and number of scans
+//! (default 100). Instructions per byte = total / (size × scans).
+
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+
+use palisade_detect::{Config, Finding, Scanner};
+
+#[path = "../benches/support/text.rs"]
+mod text;
+
+#[inline(never)]
+fn scan_loop(scanner: &Scanner, text: &str, n: usize) -> usize {
+    let mut found = 0;
+    for _ in 0..n {
+        let f: Vec<Finding> = scanner.scan(black_box(text));
+        found += black_box(f).len();
+    }
+    found
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let size: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(4096);
+    let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100);
+    let scanner = Scanner::new(Config::default()).unwrap();
+    let t = text::mixed(size);
+    // One warm-up scan outside the counted function (lazy DFA states).
+    black_box(scanner.scan(&t));
+    let found = scan_loop(&scanner, &t, n);
+    eprintln!(
+        "{} bytes x {n} scans, {} findings per scan",
+        t.len(),
+        found / n.max(1)
+    );
+}

@@ -1,0 +1,353 @@
+//! Word lookup for the context keywords and name lists: one walk over the
+//! bytes that looks each ASCII word up in a hash table, plus a short check of
+//! CJK keywords at non-ASCII characters.
+//!
+//! This replaces an Aho-Corasick automaton over the same ~1,700 patterns.
+//! Every ASCII pattern has to sit on word boundaries anyway, so the only
+//! places a pattern can start are word starts: hashing the ~one word in six
+//! bytes is several times cheaper than stepping an automaton on every byte.
+//! A pattern is split into its *head* (the leading run of word bytes, the
+//! table key) and its *tail* (the rest: `" card"` in `id card`, `"'Brien"`
+//! in `O'Brien`), which is compared only when the head matches. CJK keywords
+//! need no boundaries and are compared wherever their first character
+//! appears.
+//!
+//! Matching is case-sensitive: callers insert each case form they accept.
+//! Where several patterns start at one word, the longest one that ends on a
+//! word boundary wins; scanning resumes after it (non-overlapping hits).
+
+use crate::context::is_word_byte;
+
+/// One stored pattern.
+#[derive(Debug, Clone)]
+struct Pattern {
+    /// Bytes after the head (empty for one-word patterns).
+    tail: Box<[u8]>,
+    /// Caller's id for the pattern.
+    id: usize,
+}
+
+/// A hash-table slot: a head and the range of its patterns in `patterns`.
+#[derive(Debug, Clone, Copy, Default)]
+struct Slot {
+    /// [`WordKey`] of the head; for heads of up to eight bytes it is the
+    /// bytes themselves, so equal keys and lengths mean equal words.
+    key: u64,
+    /// Length of the head.
+    len: u32,
+    /// Index + 1 into `heads`; 0 marks an empty slot.
+    head: u32,
+}
+
+/// Bytes that make up ASCII words: letters, digits and `_`.
+const WORD: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || c == b'_';
+        b += 1;
+    }
+    t
+};
+
+/// Folds a word into 64 bits: its first eight bytes exactly, later bytes
+/// rotated in. Computed byte by byte while the word is walked.
+#[inline]
+fn fold(key: u64, b: u8) -> u64 {
+    key.rotate_left(8) ^ u64::from(b)
+}
+
+/// Slot index for a folded word key.
+#[inline]
+fn slot_of(key: u64, len: usize, mask: usize) -> usize {
+    let h = (key ^ (len as u64).rotate_left(59)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (h >> 40) as usize & mask
+}
+
+/// A match: byte span and the caller's pattern id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LexHit {
+    /// Start byte.
+    pub start: usize,
+    /// End byte (exclusive).
+    pub end: usize,
+    /// Id given to [`LexiconBuilder::add`].
+    pub id: usize,
+}
+
+/// Collects patterns, then [`LexiconBuilder::build`]s a [`Lexicon`].
+#[derive(Debug, Default)]
+pub struct LexiconBuilder {
+    ascii: Vec<(Vec<u8>, Vec<u8>, usize)>,
+    other: Vec<(Vec<u8>, usize)>,
+}
+
+impl LexiconBuilder {
+    /// Adds `pattern` with the caller's `id`. A pattern starting with an
+    /// ASCII word byte must match on word boundaries; one starting with a
+    /// non-ASCII character matches anywhere. Patterns starting with other
+    /// ASCII bytes (punctuation, space) are ignored: none exists.
+    pub fn add(&mut self, pattern: &str, id: usize) {
+        let b = pattern.as_bytes();
+        match b.first() {
+            Some(&c) if is_word_byte(c) => {
+                let h = b.iter().position(|&c| !is_word_byte(c)).unwrap_or(b.len());
+                self.ascii.push((b[..h].to_vec(), b[h..].to_vec(), id));
+            }
+            Some(&c) if c >= 0x80 => self.other.push((b.to_vec(), id)),
+            _ => {}
+        }
+    }
+
+    /// Builds the lookup tables.
+    pub fn build(mut self) -> Lexicon {
+        // Longest tail first so that the first fitting pattern is the longest.
+        self.ascii
+            .sort_by(|a, b| a.0.cmp(&b.0).then(b.1.len().cmp(&a.1.len())));
+        let mut heads: Vec<(Box<[u8]>, u32, u32)> = Vec::new();
+        let mut patterns = Vec::with_capacity(self.ascii.len());
+        for (head, tail, id) in self.ascii {
+            let at = patterns.len() as u32;
+            if heads.last().is_none_or(|h| *h.0 != *head) {
+                heads.push((head.into_boxed_slice(), at, at));
+            }
+            patterns.push(Pattern {
+                tail: tail.into_boxed_slice(),
+                id,
+            });
+            if let Some(h) = heads.last_mut() {
+                h.2 = at + 1;
+            }
+        }
+        let size = (heads.len() * 4).next_power_of_two().max(64);
+        let mut slots = vec![Slot::default(); size];
+        for (i, (head, _, _)) in heads.iter().enumerate() {
+            let key = head.iter().fold(0, |k, &b| fold(k, b));
+            let mut at = slot_of(key, head.len(), size - 1);
+            while slots[at].head != 0 {
+                at = (at + 1) & (size - 1);
+            }
+            slots[at] = Slot {
+                key,
+                len: head.len() as u32,
+                head: i as u32 + 1,
+            };
+        }
+        self.other
+            .sort_by(|a, b| a.0.cmp(&b.0).then(b.0.len().cmp(&a.0.len())));
+        let mut first_chars = vec![0u64; 1024];
+        for (p, _) in &self.other {
+            let len = match p[0] {
+                0xF0.. => 4,
+                0xE0.. => 3,
+                _ => 2,
+            };
+            let key = cp_key(&p[..len.min(p.len())]);
+            first_chars[key >> 6] |= 1 << (key & 63);
+        }
+        Lexicon {
+            slots,
+            heads,
+            patterns,
+            other: self
+                .other
+                .into_iter()
+                .map(|(p, id)| (p.into_boxed_slice(), id))
+                .collect(),
+            first_chars,
+        }
+    }
+}
+
+/// The compiled lookup tables (immutable, `Send + Sync`).
+#[derive(Debug, Clone)]
+pub struct Lexicon {
+    slots: Vec<Slot>,
+    /// `(head bytes, first pattern, end of patterns)`.
+    heads: Vec<(Box<[u8]>, u32, u32)>,
+    patterns: Vec<Pattern>,
+    /// Non-ASCII patterns, sorted by bytes.
+    other: Vec<(Box<[u8]>, usize)>,
+    /// Bitmap over [`cp_key`] of the first characters of `other`.
+    first_chars: Vec<u64>,
+}
+
+/// The low 16 bits of the code point of the UTF-8 character in `c` (a
+/// bitmap index; distinct characters may share it, which only costs a
+/// comparison).
+fn cp_key(c: &[u8]) -> usize {
+    let mut k = (c[0] as usize) & 0x0F;
+    for &b in c.iter().skip(1) {
+        k = (k << 6) | (b as usize & 0x3F);
+    }
+    k & 0xFFFF
+}
+
+impl Lexicon {
+    /// The head entry for word `w` with folded key `key`, if any.
+    #[inline]
+    fn head(&self, w: &[u8], key: u64) -> Option<&(Box<[u8]>, u32, u32)> {
+        let mask = self.slots.len() - 1;
+        let mut at = slot_of(key, w.len(), mask);
+        loop {
+            let s = self.slots[at];
+            if s.head == 0 {
+                return None;
+            }
+            if s.key == key && s.len as usize == w.len() {
+                let h = &self.heads[s.head as usize - 1];
+                if w.len() <= 8 || *h.0 == *w {
+                    return Some(h);
+                }
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
+    /// Appends every non-overlapping hit in `text` to `out`, by start, and
+    /// the span of every ASCII word that starts with an upper-case letter
+    /// (name candidates and initials) to `caps`.
+    #[inline]
+    pub fn find(&self, text: &str, out: &mut Vec<LexHit>, caps: &mut Vec<(usize, usize)>) {
+        let text = text.as_bytes();
+        let n = text.len();
+        let mut i = 0;
+        while i < n {
+            let c = text[i];
+            if c < 0x80 {
+                if !WORD[c as usize] {
+                    i += 1;
+                    continue;
+                }
+                let s = i;
+                let mut key = u64::from(c);
+                i += 1;
+                while let Some(&b) = text.get(i) {
+                    if !WORD[b as usize] {
+                        break;
+                    }
+                    key = fold(key, b);
+                    i += 1;
+                }
+                if c.is_ascii_uppercase() {
+                    caps.push((s, i));
+                }
+                let Some(&(_, from, to)) = self.head(&text[s..i], key) else {
+                    continue;
+                };
+                for p in &self.patterns[from as usize..to as usize] {
+                    let e = i + p.tail.len();
+                    if e <= n && text[i..e] == *p.tail && (e == n || !WORD[text[e] as usize]) {
+                        out.push(LexHit {
+                            start: s,
+                            end: e,
+                            id: p.id,
+                        });
+                        i = e;
+                        break;
+                    }
+                }
+                continue;
+            }
+            // A non-ASCII character: look its code point up in the bitmap of
+            // first characters before comparing any pattern.
+            let len = match c {
+                0xF0.. => 4,
+                0xE0.. => 3,
+                _ => 2,
+            };
+            let key = cp_key(&text[i..(i + len).min(n)]);
+            if self.first_chars[key >> 6] & (1 << (key & 63)) != 0 {
+                let rest = &text[i..];
+                // Sorted by bytes: every pattern that is a prefix of `rest`
+                // sorts before it, among the patterns sharing its first byte.
+                let first = self.other.partition_point(|(p, _)| p[..] < rest[..]);
+                let best = self.other[..first]
+                    .iter()
+                    .rev()
+                    .take_while(|(p, _)| p.first() == Some(&c))
+                    .filter(|(p, _)| rest.starts_with(p))
+                    .max_by_key(|(p, _)| p.len());
+                if let Some((p, id)) = best {
+                    out.push(LexHit {
+                        start: i,
+                        end: i + p.len(),
+                        id: *id,
+                    });
+                    i += p.len();
+                    continue;
+                }
+            }
+            i += len;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lex(patterns: &[&str]) -> Lexicon {
+        let mut b = LexiconBuilder::default();
+        for (i, p) in patterns.iter().enumerate() {
+            b.add(p, i);
+        }
+        b.build()
+    }
+
+    fn hits(l: &Lexicon, t: &str) -> Vec<(usize, usize, usize)> {
+        let mut v = Vec::new();
+        l.find(t, &mut v, &mut Vec::new());
+        v.into_iter().map(|h| (h.start, h.end, h.id)).collect()
+    }
+
+    #[test]
+    fn words_on_boundaries_only() {
+        let l = lex(&["id", "Chan", "phone"]);
+        assert_eq!(hits(&l, "my id is"), vec![(3, 5, 0)]);
+        assert!(hits(&l, "did Chantal idle").is_empty());
+        assert_eq!(hits(&l, "Chan_x Chan."), vec![(7, 11, 1)]);
+        assert_eq!(hits(&l, "電話phone"), vec![(6, 11, 2)]);
+    }
+
+    #[test]
+    fn longest_phrase_wins_and_falls_back() {
+        let l = lex(&["id", "id card", "reach me", "reach me at", "O'Brien", "a/c"]);
+        assert_eq!(hits(&l, "id card no"), vec![(0, 7, 1)]);
+        // "id cards" is not "id card"; the shorter keyword still counts.
+        assert_eq!(hits(&l, "id cards"), vec![(0, 2, 0)]);
+        assert_eq!(hits(&l, "reach me at 5"), vec![(0, 11, 3)]);
+        assert_eq!(hits(&l, "reach me"), vec![(0, 8, 2)]);
+        assert_eq!(hits(&l, "Ms O'Brien's a/c"), vec![(3, 10, 4), (13, 16, 5)]);
+        assert!(hits(&l, "O'Briens").is_empty());
+    }
+
+    #[test]
+    fn cjk_anywhere_longest_first() {
+        let l = lex(&["出生", "出生日期", "電話", "name"]);
+        assert_eq!(hits(&l, "他的出生日期是"), vec![(6, 18, 1)]);
+        assert_eq!(hits(&l, "出生地"), vec![(0, 6, 0)]);
+        assert_eq!(hits(&l, "請電話name"), vec![(3, 9, 2), (9, 13, 3)]);
+        assert!(hits(&l, "電").is_empty());
+    }
+
+    #[test]
+    fn reports_capitalised_words() {
+        let l = lex(&["x"]);
+        let mut caps = Vec::new();
+        l.find("Janka M. Sz J A-b a 電Xy", &mut Vec::new(), &mut caps);
+        assert_eq!(
+            caps,
+            vec![(0, 5), (6, 7), (9, 11), (12, 13), (14, 15), (23, 25)]
+        );
+    }
+
+    #[test]
+    fn case_sensitive_and_long_words() {
+        let l = lex(&["phone", "Internationalisation"]);
+        assert!(hits(&l, "PHONE Phone").is_empty());
+        assert_eq!(hits(&l, "Internationalisation"), vec![(0, 20, 1)]);
+        assert!(hits(&l, "Internationalisations").is_empty());
+    }
+}
