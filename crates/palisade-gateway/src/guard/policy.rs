@@ -214,8 +214,9 @@ fn expand_detector(name: &str) -> Result<Vec<Kind>, String> {
 
 impl PolicyConfig {
     /// The built-in secure default: input — prompt injection and secrets
-    /// blocked, personal data pseudonymised, unicode smuggling and toxicity
-    /// flagged; output — secrets and personal data redacted, a canary leak
+    /// blocked, personal data pseudonymised, unicode smuggling flagged
+    /// (toxicity is not scored on input: it costs as much again as the
+    /// injection classifier and the answer is what reaches people); output — secrets and personal data redacted, a canary leak
     /// blocked, toxic content blocked above 0.97, unicode smuggling redacted.
     pub fn standard() -> PolicyConfig {
         let rule = |kinds: Vec<Kind>, action, threshold| DetectorRule {
@@ -240,7 +241,6 @@ impl PolicyConfig {
                 rule(vec![Kind::Secret], Action::Block, 0.5),
                 rule(personal_data(), Action::Pseudonymize, 0.5),
                 rule(vec![Kind::UnicodeSmuggling], Action::Flag, 0.5),
-                rule(vec![Kind::Toxicity], Action::Flag, 0.97),
             ],
             output: vec![
                 rule(vec![Kind::CanaryLeak], Action::Block, 0.5),
