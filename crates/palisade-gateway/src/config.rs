@@ -515,7 +515,7 @@ fn parse_env_value(value: &str) -> toml::Value {
     }
 }
 
-fn deserialize_section<T: DeserializeOwned>(
+pub(crate) fn deserialize_section<T: DeserializeOwned>(
     value: &toml::Value,
     path: &str,
     problems: &mut Vec<Problem>,

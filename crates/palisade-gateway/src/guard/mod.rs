@@ -445,6 +445,7 @@ fn stop_error(
         .filter(|v| v.stage == stage && v.enforced && v.action.stops())
         .map(|v| v.detector.as_str())
         .collect();
+    detectors.sort_unstable();
     detectors.dedup();
     Some(ApiError::PolicyBlocked(Box::new(PolicyBlock {
         policy: policy.config.name.clone(),

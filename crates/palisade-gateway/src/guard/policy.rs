@@ -9,7 +9,7 @@ use std::str::FromStr;
 use palisade_detect::Kind;
 use serde::Deserialize;
 
-use crate::config::Problem;
+use crate::config::{Problem, deserialize_section};
 
 /// Name of the policy every route uses unless it names another.
 pub const STANDARD: &str = "standard";
@@ -322,28 +322,6 @@ fn problem(problems: &mut Vec<Problem>, path: String, message: impl Into<String>
     });
 }
 
-fn de<T: serde::de::DeserializeOwned>(
-    value: &toml::Value,
-    path: &str,
-    problems: &mut Vec<Problem>,
-) -> Option<T> {
-    match T::deserialize(value.clone()) {
-        Ok(v) => Some(v),
-        Err(e) => {
-            let message = e.message().to_owned();
-            let path = match message
-                .strip_prefix("unknown field `")
-                .and_then(|r| r.split('`').next())
-            {
-                Some(field) => format!("{path}.{field}"),
-                None => path.to_owned(),
-            };
-            problem(problems, path, message);
-            None
-        }
-    }
-}
-
 /// Validates the `[policies]` table; built-ins are always present and
 /// cannot be redefined.
 pub(crate) fn validate_policies(
@@ -387,7 +365,7 @@ pub(crate) fn validate_policies(
             );
             continue;
         }
-        let Some(raw) = de::<RawPolicy>(value, &path, problems) else {
+        let Some(raw) = deserialize_section::<RawPolicy>(value, &path, problems) else {
             continue;
         };
         let input = detector_rules(&raw.input, &format!("{path}.input"), Stage::Input, problems);
@@ -400,7 +378,7 @@ pub(crate) fn validate_policies(
         let mut custom = Vec::new();
         for (i, v) in raw.rules.iter().enumerate() {
             let rpath = format!("{path}.rules[{i}]");
-            if let Some(r) = de::<RawCustomRule>(v, &rpath, problems)
+            if let Some(r) = deserialize_section::<RawCustomRule>(v, &rpath, problems)
                 && let Some(rule) = custom_rule(r, &rpath, problems)
             {
                 custom.push(rule);
@@ -448,7 +426,7 @@ fn detector_rules(
     let mut out = Vec::new();
     for (i, v) in values.iter().enumerate() {
         let rpath = format!("{path}[{i}]");
-        let Some(raw) = de::<RawDetectorRule>(v, &rpath, problems) else {
+        let Some(raw) = deserialize_section::<RawDetectorRule>(v, &rpath, problems) else {
             continue;
         };
         let mut kinds = Vec::new();

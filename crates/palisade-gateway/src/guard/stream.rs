@@ -85,6 +85,10 @@ impl HoldBack {
     }
 }
 
+/// Bytes that must be releasable before a channel rescans its window: one
+/// scan per step of text rather than one per streamed token.
+const RELEASE_STEP: usize = 32;
+
 /// Default for [`HoldBack::words`]: the longest multi-word value the
 /// engine builds (addresses, names) plus its context window, rounded up.
 pub const DEFAULT_WORDS_HOLD: usize = 256;
@@ -112,6 +116,14 @@ struct Released {
 
 impl Channel {
     fn release(&mut self, session: &OutputSession, hold: HoldBack, final_flush: bool) -> Released {
+        // Rescanning the window costs the same however little it releases,
+        // so wait until a step's worth of text is past the hold-back.
+        if !final_flush && self.pending.len() < hold.words + RELEASE_STEP {
+            return Released {
+                hits: Vec::new(),
+                text: String::new(),
+            };
+        }
         let mut cut = if final_flush {
             self.pending.len()
         } else {
@@ -140,6 +152,11 @@ impl Channel {
                 cut = h.start;
             }
             local.push(h);
+        }
+        // Detector spans are meant to sit on character boundaries; never
+        // let one that does not split a character of the upstream's text.
+        while cut > 0 && !self.pending.is_char_boundary(cut) {
+            cut -= 1;
         }
         local.retain(|h| h.end <= cut && h.end > 0);
         let original: String = self.pending.drain(..cut).collect();
