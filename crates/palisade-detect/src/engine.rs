@@ -368,7 +368,7 @@ impl Scanner {
     /// Scans `text` and returns non-overlapping findings sorted by start
     /// (overlaps resolved with [`resolve_overlaps`]).
     pub fn scan(&self, text: &str) -> Vec<Finding> {
-        resolve_overlaps(self.scan_all(text))
+        resolve_overlaps(text, self.scan_all(text))
     }
 
     /// Scans `text` and returns every finding above `min_score`, possibly

@@ -6,6 +6,7 @@
 //! snake_case and `start`/`end` byte offsets into the scanned text.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -290,21 +291,90 @@ impl Finding {
     }
 }
 
-/// Resolves overlapping findings deterministically: the higher score wins,
-/// then the longer span, then the earlier start, then the smaller kind.
-/// The result is sorted by start offset and has no overlaps, except that
-/// verdict findings ([`Kind::is_verdict`]) are kept as they are and may
-/// overlap anything.
-pub fn resolve_overlaps(findings: Vec<Finding>) -> Vec<Finding> {
-    if findings.len() < 2 {
-        return findings;
+/// Byte ranges already claimed, for resolving overlaps in priority order.
+///
+/// A span claimed later only gets the bytes nobody claimed before it, so
+/// when two detectors disagree about where a value ends, the lower-ranked
+/// one is trimmed rather than dropped. Dropping it would leave its
+/// non-overlapping part (the first half of an address that runs into a
+/// card number) in the text unredacted.
+#[derive(Debug, Default, Clone)]
+pub struct SpanClaims {
+    /// Disjoint claimed ranges, start → end.
+    taken: BTreeMap<usize, usize>,
+}
+
+impl SpanClaims {
+    /// No bytes claimed yet.
+    pub fn new() -> Self {
+        Self::default()
     }
+
+    /// Claims the still-free parts of `start..end` and returns them in
+    /// order (nothing when the span is empty or already fully claimed).
+    pub fn claim(&mut self, start: usize, end: usize) -> Vec<(usize, usize)> {
+        if start >= end {
+            return Vec::new();
+        }
+        // Claimed ranges that intersect, in order. They are disjoint and
+        // sorted by start, so their ends are sorted too: walk back from the
+        // last one that starts before `end` while they still reach `start`.
+        let mut blocking: Vec<(usize, usize)> = self
+            .taken
+            .range(..end)
+            .rev()
+            .take_while(|(_, e)| **e > start)
+            .map(|(s, e)| (*s, *e))
+            .collect();
+        blocking.reverse();
+        let mut free = Vec::with_capacity(blocking.len() + 1);
+        let mut at = start;
+        for (s, e) in blocking {
+            if s > at {
+                free.push((at, s));
+            }
+            at = at.max(e);
+        }
+        if at < end {
+            free.push((at, end));
+        }
+        for &(s, e) in &free {
+            self.taken.insert(s, e);
+        }
+        free
+    }
+}
+
+/// Narrows `start..end` of `text` to its first and last letter or digit;
+/// `None` when it holds neither (a trimmed remainder that is only a space
+/// or a comma is not worth a finding). A span that does not fit `text` is
+/// returned unchanged.
+pub fn trim_to_content(text: &str, start: usize, end: usize) -> Option<(usize, usize)> {
+    let Some(piece) = text.get(start..end) else {
+        return Some((start, end));
+    };
+    let first = piece.find(char::is_alphanumeric)?;
+    let last = piece
+        .char_indices()
+        .rev()
+        .find(|(_, c)| c.is_alphanumeric())
+        .map_or(piece.len(), |(i, c)| i + c.len_utf8());
+    Some((start + first, start + last))
+}
+
+/// Resolves overlapping findings in `text` deterministically: the higher
+/// score wins, then the longer span, then the earlier start, then the
+/// smaller kind. A finding that loses part of its span keeps the rest,
+/// trimmed to letters and digits ([`trim_to_content`]) and split in two
+/// when the winner sits in its middle; one that loses all of it is
+/// dropped, as are empty findings. The result is sorted by start offset
+/// and has no overlaps, except that verdict findings ([`Kind::is_verdict`])
+/// are kept as they are and may overlap anything.
+pub fn resolve_overlaps(text: &str, findings: Vec<Finding>) -> Vec<Finding> {
     let (verdicts, findings): (Vec<Finding>, Vec<Finding>) =
         findings.into_iter().partition(|f| f.kind.is_verdict());
-    // Sort indices, not findings (a finding is ten words long).
-    let mut order: Vec<usize> = (0..findings.len()).collect();
-    order.sort_by(|&a, &b| {
-        let (a, b) = (&findings[a], &findings[b]);
+    let mut order: Vec<Finding> = findings.into_iter().filter(|f| f.start < f.end).collect();
+    order.sort_by(|a, b| {
         b.score
             .total_cmp(&a.score)
             .then(b.len().cmp(&a.len()))
@@ -312,38 +382,30 @@ pub fn resolve_overlaps(findings: Vec<Finding>) -> Vec<Finding> {
             .then(a.kind.cmp(&b.kind))
             .then(a.detector.cmp(&b.detector))
     });
-    // Greedy in that order: a finding is kept unless it shares a byte with
-    // one kept before it. Offsets are compressed to the ranks of the span
-    // ends that occur, so "taken" is a bitmap of at most 2n positions
-    // whatever the offsets are (an empty span counts as one byte).
-    let span = |f: &Finding| (f.start, f.end.max(f.start.saturating_add(1)));
-    let mut points: Vec<usize> = findings
-        .iter()
-        .flat_map(|f| {
-            let (s, e) = span(f);
-            [s, e]
-        })
-        .collect();
-    points.sort_unstable();
-    points.dedup();
-    let rank = |x: usize| points.partition_point(|&p| p < x);
-    let mut taken = vec![0u64; points.len() / 64 + 1];
-    let mut keep = vec![false; findings.len()];
-    for i in order {
-        let (s, e) = span(&findings[i]);
-        let (s, e) = (rank(s), rank(e));
-        if (s..e).all(|b| taken[b / 64] & (1 << (b % 64)) == 0) {
-            for b in s..e {
-                taken[b / 64] |= 1 << (b % 64);
+    let mut claims = SpanClaims::new();
+    let mut kept: Vec<Finding> = Vec::with_capacity(order.len() + verdicts.len());
+    for f in order {
+        let pieces = claims.claim(f.start, f.end);
+        match pieces.as_slice() {
+            [] => {}
+            [(s, e)] if (*s, *e) == (f.start, f.end) => kept.push(f),
+            _ => {
+                for (s, e) in pieces {
+                    if let Some((s, e)) = trim_to_content(text, s, e) {
+                        kept.push(Finding {
+                            start: s,
+                            end: e,
+                            reason: format!(
+                                "{}; trimmed where a stronger finding overlaps",
+                                f.reason
+                            ),
+                            ..f.clone()
+                        });
+                    }
+                }
             }
-            keep[i] = true;
         }
     }
-    let mut kept: Vec<Finding> = findings
-        .into_iter()
-        .zip(keep)
-        .filter_map(|(f, k)| k.then_some(f))
-        .collect();
     kept.extend(verdicts);
     kept.sort_by(|a, b| a.start.cmp(&b.start).then(a.end.cmp(&b.end)));
     kept
@@ -386,14 +448,72 @@ mod tests {
 
     #[test]
     fn overlap_resolution_prefers_score_then_length() {
-        let out = resolve_overlaps(vec![
-            f(Kind::Phone, 0, 8, 0.6),
-            f(Kind::CreditCard, 0, 16, 0.9),
-            f(Kind::Email, 20, 30, 0.5),
-            f(Kind::Person, 22, 40, 0.5),
-        ]);
-        assert_eq!(out.len(), 2);
+        let text = "x".repeat(64);
+        let out = resolve_overlaps(
+            &text,
+            vec![
+                f(Kind::Phone, 0, 8, 0.6),
+                f(Kind::CreditCard, 0, 16, 0.9),
+                f(Kind::Email, 22, 30, 0.5),
+                f(Kind::Person, 22, 40, 0.5),
+            ],
+        );
+        assert_eq!(out.len(), 1 + 1);
         assert_eq!(out[0].kind, Kind::CreditCard);
         assert_eq!(out[1].kind, Kind::Person);
+    }
+
+    #[test]
+    fn a_partly_covered_finding_keeps_its_uncovered_part() {
+        // An address whose tail ran into a card number: the card wins, the
+        // address keeps everything before it, without the joining space.
+        let text = "Flat B, 12/F, Kowloon 4111 1111 1111 1111 ok";
+        let card = text.find("4111").unwrap();
+        let out = resolve_overlaps(
+            text,
+            vec![
+                f(Kind::Address, 0, card + 4, 0.8),
+                f(Kind::CreditCard, card, card + 19, 0.9),
+            ],
+        );
+        assert_eq!(out.len(), 2);
+        assert_eq!(&text[out[0].start..out[0].end], "Flat B, 12/F, Kowloon");
+        assert_eq!(out[0].kind, Kind::Address);
+        assert!(out[0].reason.contains("trimmed"));
+        assert_eq!(&text[out[1].start..out[1].end], "4111 1111 1111 1111");
+    }
+
+    #[test]
+    fn a_winner_inside_a_loser_splits_it() {
+        let text = "aaaa bbbb cccc";
+        let out = resolve_overlaps(
+            text,
+            vec![f(Kind::Person, 0, 14, 0.5), f(Kind::Email, 5, 9, 0.9)],
+        );
+        let spans: Vec<&str> = out.iter().map(|f| &text[f.start..f.end]).collect();
+        assert_eq!(spans, ["aaaa", "bbbb", "cccc"]);
+        assert_eq!(out[1].kind, Kind::Email);
+    }
+
+    #[test]
+    fn remainders_without_letters_or_digits_are_dropped() {
+        let text = "abcd, efgh";
+        let out = resolve_overlaps(
+            text,
+            vec![f(Kind::Person, 0, 6, 0.5), f(Kind::Email, 0, 4, 0.9)],
+        );
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].kind, Kind::Email);
+    }
+
+    #[test]
+    fn claims_return_only_free_bytes() {
+        let mut c = SpanClaims::new();
+        assert_eq!(c.claim(10, 20), [(10, 20)]);
+        assert_eq!(c.claim(30, 40), [(30, 40)]);
+        assert_eq!(c.claim(5, 45), [(5, 10), (20, 30), (40, 45)]);
+        assert!(c.claim(0, 50).iter().all(|&(s, e)| e <= 5 || s >= 45));
+        assert!(c.claim(12, 18).is_empty());
+        assert!(c.claim(7, 7).is_empty());
     }
 }

@@ -38,7 +38,7 @@ pub mod validate;
 
 pub use canary::Canary;
 pub use engine::{Config, Scanner};
-pub use finding::{Finding, Kind, Severity, resolve_overlaps};
+pub use finding::{Finding, Kind, Severity, SpanClaims, resolve_overlaps, trim_to_content};
 pub use operators::{Key, Operator, anonymize, deanonymize};
 pub use stream::StreamRedactor;
 

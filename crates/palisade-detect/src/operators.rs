@@ -158,6 +158,7 @@ pub struct Anonymized {
 /// is out of range or not on `char` boundaries are ignored.
 pub fn anonymize(text: &str, findings: &[Finding], op: &Operator) -> Result<Anonymized, Error> {
     let findings = resolve_overlaps(
+        text,
         findings
             .iter()
             .filter(|f| {

@@ -27,7 +27,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use http::HeaderValue;
 use http::header::HeaderMap;
-use palisade_detect::{Canary, Kind, Scanner};
+use palisade_detect::{Canary, Kind, Scanner, SpanClaims, trim_to_content};
 use serde_json::Value;
 
 use crate::error::{ApiError, PolicyBlock};
@@ -456,17 +456,36 @@ fn stop_error(
     })))
 }
 
-/// Keeps the non-overlapping rewrite hits, earliest first, longest on ties.
-fn rewrite_plan(hits: &[Hit]) -> Vec<&Hit> {
+/// The pieces of `text` to rewrite, in order and without overlaps: rewrite
+/// hits claim bytes in the order detection resolves overlaps (higher score,
+/// then longer, then earlier), and a hit that loses part of its span to a
+/// stronger one still rewrites the rest ([`SpanClaims`]), so no byte any
+/// rule wants rewritten goes out as it was.
+fn rewrite_plan<'a>(text: &str, hits: &'a [Hit]) -> Vec<(usize, usize, &'a Hit)> {
     let mut candidates: Vec<&Hit> = hits.iter().filter(|h| h.action.rewrites()).collect();
-    candidates.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
-    let mut plan: Vec<&Hit> = Vec::new();
+    candidates.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then((b.end - b.start).cmp(&(a.end - a.start)))
+            .then(a.start.cmp(&b.start))
+    });
+    let mut claims = SpanClaims::new();
+    let mut plan: Vec<(usize, usize, &Hit)> = Vec::new();
     for h in candidates {
-        if plan.last().is_some_and(|p| h.start < p.end) {
-            continue;
+        let pieces = claims.claim(h.start, h.end);
+        let whole = pieces.as_slice() == [(h.start, h.end)];
+        for (s, e) in pieces {
+            let piece = if whole {
+                Some((s, e))
+            } else {
+                trim_to_content(text, s, e)
+            };
+            if let Some((s, e)) = piece {
+                plan.push((s, e, h));
+            }
         }
-        plan.push(h);
     }
+    plan.sort_by_key(|p| p.0);
     plan
 }
 
@@ -492,25 +511,29 @@ impl Pseudonyms {
     }
 }
 
-fn apply_rewrites(text: &str, plan: &[&Hit], pseudonyms: &mut Pseudonyms) -> String {
+fn apply_rewrites(
+    text: &str,
+    plan: &[(usize, usize, &Hit)],
+    pseudonyms: &mut Pseudonyms,
+) -> String {
     let mut out = String::with_capacity(text.len() + 16 * plan.len());
     let mut at = 0;
-    for h in plan {
-        if h.start < at
-            || h.end > text.len()
-            || !text.is_char_boundary(h.start)
-            || !text.is_char_boundary(h.end)
+    for &(start, end, h) in plan {
+        if start < at
+            || end > text.len()
+            || !text.is_char_boundary(start)
+            || !text.is_char_boundary(end)
         {
             continue;
         }
-        out.push_str(&text[at..h.start]);
+        out.push_str(&text[at..start]);
         match (h.action, h.kind) {
             (Action::Pseudonymize, Some(kind)) => {
-                out.push_str(&pseudonyms.placeholder(kind, &text[h.start..h.end]));
+                out.push_str(&pseudonyms.placeholder(kind, &text[start..end]));
             }
             _ => out.push_str(&h.redaction()),
         }
-        at = h.end;
+        at = end;
     }
     out.push_str(&text[at..]);
     out
@@ -590,7 +613,7 @@ pub fn check_input(
                 }
                 verdicts_from(&hits, Stage::Input, enforced, &mut verdicts);
                 if enforced {
-                    let plan = rewrite_plan(&hits);
+                    let plan = rewrite_plan(s, &hits);
                     if !plan.is_empty() {
                         *s = apply_rewrites(s, &plan, &mut pseudonyms);
                         changed = true;
@@ -698,7 +721,7 @@ pub fn check_output_json(
             if !hits.is_empty() {
                 verdicts_from(&hits, Stage::Output, enforced, &mut verdicts);
                 if enforced {
-                    let plan = rewrite_plan(&hits);
+                    let plan = rewrite_plan(s, &hits);
                     if !plan.is_empty() {
                         *s = apply_rewrites(s, &plan, &mut unused);
                         changed = true;
