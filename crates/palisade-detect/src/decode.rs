@@ -110,8 +110,18 @@ pub fn prepare(input: &str, work: &mut Work) -> Prepared {
     let mut toks: Vec<Tok> = Vec::new();
     let mut gap = 0;
     let mut cur: Option<usize> = None;
-    for (i, c) in t.char_indices() {
-        if c.is_whitespace() {
+    let tb = t.as_bytes();
+    let mut i = 0;
+    while i < tb.len() {
+        // Bytes, not chars: only non-ASCII needs decoding.
+        let (white, len) = match tb[i] {
+            x if x < 0x80 => (matches!(x, b' ' | b'\t'..=b'\r'), 1),
+            _ => match t.get(i..).and_then(|r| r.chars().next()) {
+                Some(c) => (c.is_whitespace(), c.len_utf8()),
+                None => break,
+            },
+        };
+        if white {
             if let Some(s) = cur.take() {
                 toks.push(Tok {
                     start: s,
@@ -120,10 +130,11 @@ pub fn prepare(input: &str, work: &mut Work) -> Prepared {
                 });
                 gap = 0;
             }
-            gap += c.len_utf8();
+            gap += len;
         } else if cur.is_none() {
             cur = Some(i);
         }
+        i += len;
     }
     if let Some(s) = cur {
         toks.push(Tok {
@@ -145,6 +156,14 @@ pub fn prepare(input: &str, work: &mut Work) -> Prepared {
             return;
         }
         let before = out.text.len();
+        if ('\u{3000}'..='\u{9FFF}').contains(&c) {
+            // CJK punctuation, kana and ideographs have no case.
+            out.text.push(c);
+            out.map.push((span.0 as u32, span.1 as u32));
+            out.map.push((span.0 as u32, span.1 as u32));
+            out.map.push((span.0 as u32, span.1 as u32));
+            return;
+        }
         for l in c.to_lowercase() {
             out.text.push(l);
         }
@@ -502,6 +521,14 @@ fn hexval(c: u8) -> Option<u8> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn the_cjk_block_prepare_copies_as_is_has_no_case() {
+        for c in ('\u{3000}'..='\u{9FFF}').filter(|c| !c.is_whitespace()) {
+            assert!(c.to_lowercase().eq(std::iter::once(c)), "{c:?}");
+            assert_eq!(c.len_utf8(), 3);
+        }
+    }
 
     fn view(s: &str) -> String {
         prepare(s, &mut Work::default()).text

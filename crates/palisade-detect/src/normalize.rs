@@ -130,13 +130,23 @@ pub fn normalize(input: &str) -> Normalized {
         map.extend((0..input.len()).map(|i| (i, i + 1)));
         return Normalized { text, map };
     }
-    for (i, c) in input.char_indices() {
-        let end = i + c.len_utf8();
-        if c.is_ascii() {
-            text.push(c);
-            map.push((i, end));
+    let bytes = input.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        // ASCII runs are copied whole: NFKC and folding leave them alone.
+        let run_end = skip_ascii(bytes, i);
+        if run_end > i {
+            text.push_str(&input[i..run_end]);
+            map.extend((i..run_end).map(|j| (j, j + 1)));
+            i = run_end;
             continue;
         }
+        let Some(c) = input[i..].chars().next() else {
+            break;
+        };
+        let start = i;
+        let end = start + c.len_utf8();
+        i = end;
         if is_invisible(c) || is_tag(c) || is_bidi_control(c) {
             continue;
         }
@@ -145,7 +155,7 @@ pub fn normalize(input: &str) -> Normalized {
             let before = text.len();
             text.push(out);
             for _ in before..text.len() {
-                map.push((i, end));
+                map.push((start, end));
             }
         }
     }

@@ -265,43 +265,67 @@ pub fn score_features(
     let emissions = &feats.emissions;
     let hits = rules.hits(text, work);
     let wins = windows(text);
-    let single = wins.len() == 1;
-    let mut probs = Vec::with_capacity(heads.len());
-    // Per-byte prefix sums are only needed when there are several windows.
-    let mut cnt_prefix: Vec<u32> = Vec::new();
-    if !single {
-        let mut cnt = vec![0u32; text.len() + 1];
-        for m in emissions {
-            cnt[m.start as usize + 1] += 1;
-        }
-        for i in 1..cnt.len() {
-            cnt[i] += cnt[i - 1];
-        }
-        cnt_prefix = cnt;
-    }
-    for head in heads {
-        let mut p = Vec::with_capacity(wins.len());
-        if single {
-            let sum: f32 = emissions
-                .iter()
-                .map(|m| head.weights.get(m.index as usize).copied().unwrap_or(0.0))
-                .sum();
-            let n = emissions.len().max(1) as f32;
-            p.push(finish(head, sum / n.sqrt(), &hits, 0, text.len()));
+    // Windows overlap, so cut the text at every window start and end into
+    // segments, sum each segment once per head, and add up a window's
+    // segments. Char grams come first in start order, so each segment's
+    // share of them is one contiguous slice; the word grams after them are
+    // few and are placed one by one.
+    let mut bounds: Vec<usize> = wins.iter().flat_map(|&(s, e)| [s, e]).collect();
+    bounds.sort_unstable();
+    bounds.dedup();
+    let segments = bounds.len().saturating_sub(1).max(1);
+    let char_grams = emissions.partition_point(|m| matches!(m.gram, Gram::Char(_)));
+    let (chars, words) = emissions.split_at(char_grams);
+    let segment_of = |start: u32| {
+        bounds
+            .partition_point(|&b| b <= start as usize)
+            .saturating_sub(1)
+            .min(segments - 1)
+    };
+    let mut char_slices: Vec<&[Emission]> = Vec::with_capacity(segments);
+    let mut rest = chars;
+    for k in 0..segments {
+        let end = bounds.get(k + 1).copied().unwrap_or(usize::MAX);
+        let take = if k + 1 == segments {
+            rest.len()
         } else {
-            let mut sum = vec![0f32; text.len() + 1];
-            for m in emissions {
-                sum[m.start as usize + 1] +=
-                    head.weights.get(m.index as usize).copied().unwrap_or(0.0);
-            }
-            for i in 1..sum.len() {
-                sum[i] += sum[i - 1];
-            }
-            for &(s, e) in &wins {
-                let n = (cnt_prefix[e] - cnt_prefix[s]).max(1) as f32;
-                p.push(finish(head, (sum[e] - sum[s]) / n.sqrt(), &hits, s, e));
-            }
+            rest.partition_point(|m| (m.start as usize) < end)
+        };
+        let (now, later) = rest.split_at(take);
+        char_slices.push(now);
+        rest = later;
+    }
+    let word_segments: Vec<usize> = words.iter().map(|m| segment_of(m.start)).collect();
+    let mut counts: Vec<u32> = char_slices.iter().map(|c| c.len() as u32).collect();
+    for &k in &word_segments {
+        counts[k] += 1;
+    }
+    let span = |s: usize, e: usize| {
+        let first = bounds.partition_point(|&b| b < s);
+        let last = bounds
+            .partition_point(|&b| b < e)
+            .max(first + 1)
+            .min(segments);
+        first.min(segments - 1)..last
+    };
+    let mut probs = Vec::with_capacity(heads.len());
+    let mut sums = vec![0f32; segments];
+    for head in heads {
+        for (k, slice) in char_slices.iter().enumerate() {
+            sums[k] = sum_weights(&head.weights, slice);
         }
+        for (m, &k) in words.iter().zip(&word_segments) {
+            sums[k] += head.weights.get(m.index as usize).copied().unwrap_or(0.0);
+        }
+        let p = wins
+            .iter()
+            .map(|&(s, e)| {
+                let range = span(s, e);
+                let n = counts[range.clone()].iter().sum::<u32>().max(1) as f32;
+                let total: f32 = sums[range].iter().sum();
+                finish(head, total / n.sqrt(), &hits, s, e)
+            })
+            .collect();
         probs.push(p);
     }
     Scored {
@@ -310,6 +334,25 @@ pub fn score_features(
         hits,
         features: feats.clone(),
     }
+}
+
+/// The sum of `weights` over the buckets of `emissions`, in four
+/// independent accumulators so that the additions do not wait on each
+/// other.
+fn sum_weights(weights: &[f32], emissions: &[Emission]) -> f32 {
+    let weight = |m: &Emission| weights.get(m.index as usize).copied().unwrap_or(0.0);
+    let mut acc = [0f32; 4];
+    let quads = emissions.chunks_exact(4);
+    let tail = quads.remainder();
+    for q in quads {
+        for (a, m) in acc.iter_mut().zip(q) {
+            *a += weight(m);
+        }
+    }
+    for m in tail {
+        acc[0] += weight(m);
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3])
 }
 
 fn finish(head: &Head, ngram: f32, hits: &[RuleHit], s: usize, e: usize) -> f32 {
