@@ -36,6 +36,18 @@ pub struct RuleDef {
     pub tag: u8,
 }
 
+/// A rule's pattern as it is compiled: the text is lower-cased with
+/// whitespace collapsed to one space, so ASCII word boundaries and classes
+/// suffice and keep the automata small (Unicode `\b` would also rule out
+/// the fast DFA engines).
+pub fn compiled_pattern(pattern: &str) -> String {
+    pattern
+        .replace(r"\b", r"(?-u:\b)")
+        .replace(r"\w", "[a-z0-9_]")
+        .replace(r"\S", "[^ ]")
+        .replace(r"\s", " ")
+}
+
 /// A rule match in prepared-text offsets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RuleHit {
@@ -60,19 +72,7 @@ pub struct Rules {
 impl Rules {
     /// Compiles a rule table.
     pub fn new(defs: &'static [RuleDef]) -> Result<Rules, Error> {
-        // The text is lower-cased with whitespace collapsed to one space, so
-        // ASCII word boundaries and classes suffice and keep the automata
-        // small (Unicode `\b` would also rule out the fast DFA engines).
-        let patterns: Vec<String> = defs
-            .iter()
-            .map(|d| {
-                d.pattern
-                    .replace(r"\b", r"(?-u:\b)")
-                    .replace(r"\w", "[a-z0-9_]")
-                    .replace(r"\S", "[^ ]")
-                    .replace(r"\s", " ")
-            })
-            .collect();
+        let patterns: Vec<String> = defs.iter().map(|d| compiled_pattern(d.pattern)).collect();
         let regex = meta::Builder::new()
             .configure(
                 meta::Config::new()
@@ -289,13 +289,27 @@ pub fn score_features(
         let take = if k + 1 == segments {
             rest.len()
         } else {
-            rest.partition_point(|m| (m.start as usize) < end)
+            gallop(rest, |m| (m.start as usize) < end)
         };
         let (now, later) = rest.split_at(take);
         char_slices.push(now);
         rest = later;
     }
-    let word_segments: Vec<usize> = words.iter().map(|m| segment_of(m.start)).collect();
+    // Word grams are nearly in start order (a pair starts at the word
+    // before), so the last segment is the first guess.
+    let mut hint = 0;
+    let word_segments: Vec<usize> = words
+        .iter()
+        .map(|m| {
+            let x = m.start as usize;
+            let inside = bounds.get(hint).is_some_and(|&b| b <= x)
+                && bounds.get(hint + 1).is_none_or(|&b| x < b);
+            if !inside {
+                hint = segment_of(m.start);
+            }
+            hint
+        })
+        .collect();
     let mut counts: Vec<u32> = char_slices.iter().map(|c| c.len() as u32).collect();
     for &k in &word_segments {
         counts[k] += 1;
@@ -336,6 +350,20 @@ pub fn score_features(
     }
 }
 
+/// `partition_point` for a point near the front: doubles a probe until it
+/// passes, then bisects the last step. Segment after segment of a long
+/// text, every probe stays close to the last cut instead of jumping
+/// across megabytes of emissions.
+fn gallop<T>(items: &[T], before: impl Fn(&T) -> bool) -> usize {
+    let mut hi = 1;
+    while hi < items.len() && items.get(hi).is_some_and(&before) {
+        hi *= 2;
+    }
+    let lo = hi / 2;
+    let hi = hi.min(items.len());
+    lo + items[lo..hi].partition_point(before)
+}
+
 /// The sum of `weights` over the buckets of `emissions`, in four
 /// independent accumulators so that the additions do not wait on each
 /// other.
@@ -355,10 +383,20 @@ fn sum_weights(weights: &[f32], emissions: &[Emission]) -> f32 {
     (acc[0] + acc[1]) + (acc[2] + acc[3])
 }
 
+/// The rule hits that start inside `s..e`. Hits are in start order (one
+/// leftmost-first pass), so this is a slice found by binary search, which
+/// keeps a long text's thousands of windows linear rather than each
+/// walking every hit.
+fn hits_in(hits: &[RuleHit], s: usize, e: usize) -> &[RuleHit] {
+    let from = hits.partition_point(|h| h.start < s);
+    let to = hits.partition_point(|h| h.start < e).max(from);
+    &hits[from..to]
+}
+
 fn finish(head: &Head, ngram: f32, hits: &[RuleHit], s: usize, e: usize) -> f32 {
     let mut seen: u64 = 0;
     let mut rules = 0.0;
-    for h in hits.iter().filter(|h| h.start >= s && h.start < e) {
+    for h in hits_in(hits, s, e) {
         // Each rule counts once per window (bit set over the first 64 rules).
         let bit = 1u64 << (h.rule % 64);
         if seen & bit != 0 {
@@ -378,9 +416,8 @@ impl Scored {
     /// Highest rule floor among hits in window `w`.
     pub fn floor(&self, rules: &Rules, w: usize) -> f32 {
         let (s, e) = self.windows[w];
-        self.hits
+        hits_in(&self.hits, s, e)
             .iter()
-            .filter(|h| h.start >= s && h.start < e)
             .filter_map(|h| rules.defs.get(usize::from(h.rule)))
             .fold(0f32, |m, d| m.max(d.floor))
     }
@@ -388,10 +425,8 @@ impl Scored {
     /// How many distinct rules with tag `tag` hit window `w`.
     pub fn distinct_with_tag(&self, rules: &Rules, w: usize, tag: u8) -> usize {
         let (s, e) = self.windows[w];
-        let mut ids: Vec<u16> = self
-            .hits
+        let mut ids: Vec<u16> = hits_in(&self.hits, s, e)
             .iter()
-            .filter(|h| h.start >= s && h.start < e)
             .filter(|h| {
                 rules
                     .defs
@@ -408,12 +443,7 @@ impl Scored {
     /// Names of the distinct rules hitting window `w`, in table order.
     pub fn rule_names(&self, rules: &Rules, w: usize) -> Vec<&'static str> {
         let (s, e) = self.windows[w];
-        let mut ids: Vec<u16> = self
-            .hits
-            .iter()
-            .filter(|h| h.start >= s && h.start < e)
-            .map(|h| h.rule)
-            .collect();
+        let mut ids: Vec<u16> = hits_in(&self.hits, s, e).iter().map(|h| h.rule).collect();
         ids.sort_unstable();
         ids.dedup();
         ids.iter()
@@ -428,9 +458,17 @@ impl Scored {
         let text = self.features.prepared.text.as_str();
         let inside = |m: &&Emission| (m.start as usize) >= s && (m.start as usize) < e;
         let emissions = &self.features.emissions;
-        let norm = (emissions.iter().filter(inside).count().max(1) as f32).sqrt();
+        // Char grams come first, in start order: count the window's share
+        // by binary search; only the (fewer) word grams are walked.
+        let char_grams = emissions.partition_point(|m| matches!(m.gram, Gram::Char(_)));
+        let (chars, words) = emissions.split_at(char_grams);
+        let in_chars = chars
+            .partition_point(|m| (m.start as usize) < e)
+            .saturating_sub(chars.partition_point(|m| (m.start as usize) < s));
+        let count = in_chars + words.iter().filter(inside).count();
+        let norm = (count.max(1) as f32).sqrt();
         // Rank without allocating; quote only the winners.
-        let mut cands: Vec<(f32, u32, u32)> = emissions
+        let mut cands: Vec<(f32, u32, u32)> = words
             .iter()
             .filter(inside)
             .filter(|m| matches!(m.gram, Gram::Word | Gram::WordPair) && m.end - m.start <= 40)
@@ -499,6 +537,15 @@ pub fn check_heads(heads: &[Head], rules: &Rules, names: &[&str]) -> Result<(), 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gallop_agrees_with_partition_point() {
+        let v: Vec<u32> = (0..300).map(|i| i / 3).collect();
+        for x in 0..110 {
+            assert_eq!(gallop(&v, |&y| y < x), v.partition_point(|&y| y < x), "{x}");
+        }
+        assert_eq!(gallop(&[] as &[u32], |_| true), 0);
+    }
 
     #[test]
     fn flagged_runs_merge_adjacent_windows() {
