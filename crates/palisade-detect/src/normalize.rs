@@ -150,6 +150,13 @@ pub fn normalize(input: &str) -> Normalized {
         if is_invisible(c) || is_tag(c) || is_bidi_control(c) {
             continue;
         }
+        if matches!(c, '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}') {
+            // CJK ideographs are NFKC-stable and no confusables (the test
+            // below checks every character): skip building a normaliser.
+            text.push(c);
+            map.extend([(start, end); 3]);
+            continue;
+        }
         for n in std::iter::once(c).nfkc() {
             let out = confusable_to_latin(n).unwrap_or(n);
             let before = text.len();
@@ -243,6 +250,22 @@ mod tests {
             "a long ascii prefix, then 中文, then zero\u{200B}width"
         ));
         assert!(needs_normalization("中文中文中文 pаypal"));
+    }
+
+    #[test]
+    fn every_character_normalises_as_a_full_nfkc_pass_would() {
+        use unicode_normalization::UnicodeNormalization;
+        for c in (0x80u32..0x3_0000).filter_map(char::from_u32) {
+            if is_invisible(c) || is_tag(c) || is_bidi_control(c) {
+                continue;
+            }
+            let want: String = std::iter::once(c)
+                .nfkc()
+                .map(|n| confusable_to_latin(n).unwrap_or(n))
+                .collect();
+            let input = format!("a{c}b");
+            assert_eq!(normalize(&input).text, format!("a{want}b"), "{c:?}");
+        }
     }
 
     #[test]

@@ -62,7 +62,8 @@ fn is_cjk(c: char) -> bool {
 
 /// Appends every feature emission of `text` to `out` (cleared first).
 /// `bits` is the log2 of the hash space (8..=24). Work is linear in
-/// `text.len()`: at most 3 char grams per byte plus 2 per word.
+/// `text.len()`: at most 3 char grams per byte plus 2 per word. Char grams
+/// come first, in start order, then the word grams.
 ///
 /// This is the classifiers' hottest loop, so it walks bytes: ASCII (most
 /// text) needs no char decoding, and a gram start with five bytes ahead
@@ -70,19 +71,71 @@ fn is_cjk(c: char) -> bool {
 /// version and checks that both emit the same features.
 pub fn extract(text: &str, bits: u8, out: &mut Vec<Emission>) {
     out.clear();
+    out.reserve(3 * text.len() + text.len() / 2 + 8);
+    char_grams(text.as_bytes(), bits, |start, len, index| {
+        out.push(Emission {
+            start: start as u32,
+            end: (start + len) as u32,
+            index,
+            gram: Gram::Char(len as u8),
+        });
+    });
+    word_grams(text, bits, out);
+}
+
+/// The char grams of `text` in compact form, for scoring: bucket indices
+/// in start order, and for every byte offset (and the end) the index of
+/// the first gram that starts there or later, so the grams of any span are
+/// one slice. Exactly the char grams of [`extract`], four bytes each plus
+/// four per text byte instead of sixteen per gram.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CharGrams {
+    /// Bucket of each char gram, in start order.
+    pub buckets: Vec<u32>,
+    /// `first[p]`: index in `buckets` of the first gram starting at `p` or
+    /// later; `text.len() + 1` entries.
+    pub first: Vec<u32>,
+}
+
+impl CharGrams {
+    /// Hashes the char grams of `text` into a `1 << bits` space.
+    pub fn new(text: &str, bits: u8) -> CharGrams {
+        let n = text.len();
+        let mut buckets = Vec::with_capacity(3 * n);
+        let mut first = Vec::with_capacity(n + 1);
+        char_grams(text.as_bytes(), bits, |start, _, index| {
+            while first.len() <= start {
+                first.push(buckets.len() as u32);
+            }
+            buckets.push(index);
+        });
+        while first.len() <= n {
+            first.push(buckets.len() as u32);
+        }
+        CharGrams { buckets, first }
+    }
+
+    /// The buckets of the grams starting in `start..end`.
+    pub fn within(&self, start: usize, end: usize) -> &[u32] {
+        let at = |p: usize| {
+            self.first
+                .get(p)
+                .or(self.first.last())
+                .map_or(0, |&i| i as usize)
+        };
+        let (a, b) = (at(start), at(end));
+        self.buckets.get(a..b.max(a)).unwrap_or(&[])
+    }
+}
+
+/// Calls `sink(start, len, bucket)` for every byte 3-, 4- and 5-gram of
+/// `b`, in start order, skipping grams that start inside a UTF-8 sequence
+/// (they add nothing that the aligned ones do not).
+#[inline(always)]
+fn char_grams(b: &[u8], bits: u8, mut sink: impl FnMut(usize, usize, u32)) {
     let bits = bits.clamp(8, 24);
-    let b = text.as_bytes();
     let n = b.len();
-    out.reserve(3 * n + n / 2 + 8);
-    let char_gram = |i: usize, k: usize, h: u64| Emission {
-        start: i as u32,
-        end: (i + k + 1) as u32,
-        index: bucket(h ^ (k as u64), bits),
-        gram: Gram::Char((k + 1) as u8),
-    };
     for (i, w) in b.windows(5).enumerate() {
-        // Grams starting in the middle of a UTF-8 sequence add nothing
-        // that the aligned ones do not.
         if w[0] & 0xC0 == 0x80 {
             continue;
         }
@@ -92,7 +145,9 @@ pub fn extract(text: &str, bits: u8, out: &mut Vec<Emission>) {
         );
         let h4 = mix(h, u64::from(w[3]));
         let h5 = mix(h4, u64::from(w[4]));
-        out.extend_from_slice(&[char_gram(i, 2, h), char_gram(i, 3, h4), char_gram(i, 4, h5)]);
+        sink(i, 3, bucket(h ^ 2, bits));
+        sink(i, 4, bucket(h4 ^ 3, bits));
+        sink(i, 5, bucket(h5 ^ 4, bits));
     }
     for i in n.saturating_sub(4)..n {
         if b[i] & 0xC0 == 0x80 {
@@ -102,10 +157,17 @@ pub fn extract(text: &str, bits: u8, out: &mut Vec<Emission>) {
         for (k, &c) in b[i..].iter().enumerate() {
             h = mix(h, u64::from(c));
             if k >= 2 {
-                out.push(char_gram(i, k, h));
+                sink(i, k + 1, bucket(h ^ (k as u64), bits));
             }
         }
     }
+}
+
+/// Appends the word unigram and bigram emissions of `text` to `out`.
+pub fn word_grams(text: &str, bits: u8, out: &mut Vec<Emission>) {
+    let bits = bits.clamp(8, 24);
+    let b = text.as_bytes();
+    let n = b.len();
     let mut prev: Option<(u64, u32)> = None;
     let mut word: Option<(usize, u64)> = None;
     let flush =
@@ -259,6 +321,38 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
+        /// The compact char grams are the char-gram emissions of
+        /// [`extract`], and `within` slices them by start.
+        #[test]
+        fn compact_char_grams_match_the_emissions(
+            text in "(?s)[a-z0-9 .\u{e9}\u{4e00}-\u{4e10}\u{1f600}]{0,60}",
+            cut in 0usize..64,
+        ) {
+            let mut all = Vec::new();
+            extract(&text, 16, &mut all);
+            let compact = CharGrams::new(&text, 16);
+            let chars: Vec<u32> = all
+                .iter()
+                .filter(|e| matches!(e.gram, Gram::Char(_)))
+                .map(|e| e.index)
+                .collect();
+            prop_assert_eq!(&compact.buckets, &chars);
+            prop_assert_eq!(compact.first.len(), text.len() + 1);
+            let cut = cut.min(text.len());
+            let before: Vec<u32> = all
+                .iter()
+                .filter(|e| matches!(e.gram, Gram::Char(_)) && (e.start as usize) < cut)
+                .map(|e| e.index)
+                .collect();
+            prop_assert_eq!(compact.within(0, cut), &before[..]);
+            let after: Vec<u32> = all
+                .iter()
+                .filter(|e| matches!(e.gram, Gram::Char(_)) && (e.start as usize) >= cut)
+                .map(|e| e.index)
+                .collect();
+            prop_assert_eq!(compact.within(cut, text.len()), &after[..]);
+        }
+
         /// The byte-walking extractor emits exactly what the plain one does,
         /// in the same order.
         #[test]

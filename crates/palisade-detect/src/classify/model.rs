@@ -11,7 +11,7 @@ use regex_automata::{Input, MatchKind};
 
 use std::sync::Arc;
 
-use super::features::{self, Emission, Gram};
+use super::features::{self, CharGrams, Emission, Gram};
 use super::linear::{Head, rules_fingerprint};
 use crate::Error;
 use crate::decode::{Prepared, Work};
@@ -203,9 +203,12 @@ pub fn margin(head: &Head, w: &WindowFeatures) -> f32 {
 pub struct Features {
     /// The prepared text.
     pub prepared: Prepared,
-    /// Feature emissions of the prepared text.
-    pub emissions: Vec<Emission>,
-    /// Hash size the emissions were computed for.
+    /// Char-gram buckets of the prepared text, sliceable by start.
+    pub chars: CharGrams,
+    /// Word and word-pair emissions of the prepared text (also quoted in
+    /// reasons).
+    pub words: Vec<Emission>,
+    /// Hash size the features were computed for.
     pub bits: u8,
 }
 
@@ -218,12 +221,14 @@ impl Features {
 
     /// Extracts the features of an already prepared text.
     pub fn from_prepared(prepared: Prepared, bits: u8, work: &mut Work) -> Arc<Features> {
-        let mut emissions = Vec::with_capacity(prepared.text.len() * 4);
-        features::extract(&prepared.text, bits, &mut emissions);
-        work.bytes += emissions.len() as u64;
+        let chars = CharGrams::new(&prepared.text, bits);
+        let mut words = Vec::with_capacity(prepared.text.len() / 2);
+        features::word_grams(&prepared.text, bits, &mut words);
+        work.bytes += (chars.buckets.len() + words.len()) as u64;
         Arc::new(Features {
             prepared,
-            emissions,
+            chars,
+            words,
             bits,
         })
     }
@@ -262,39 +267,34 @@ pub fn score_features(
         feats = Features::from_prepared(feats.prepared.clone(), bits, work);
     }
     let text = feats.prepared.text.as_str();
-    let emissions = &feats.emissions;
     let hits = rules.hits(text, work);
     let wins = windows(text);
     // Windows overlap, so cut the text at every window start and end into
     // segments, sum each segment once per head, and add up a window's
-    // segments. Char grams come first in start order, so each segment's
-    // share of them is one contiguous slice; the word grams after them are
+    // segments. A segment's char grams are one slice; the word grams are
     // few and are placed one by one.
     let mut bounds: Vec<usize> = wins.iter().flat_map(|&(s, e)| [s, e]).collect();
     bounds.sort_unstable();
     bounds.dedup();
     let segments = bounds.len().saturating_sub(1).max(1);
-    let char_grams = emissions.partition_point(|m| matches!(m.gram, Gram::Char(_)));
-    let (chars, words) = emissions.split_at(char_grams);
+    let words = &feats.words;
     let segment_of = |start: u32| {
         bounds
             .partition_point(|&b| b <= start as usize)
             .saturating_sub(1)
             .min(segments - 1)
     };
-    let mut char_slices: Vec<&[Emission]> = Vec::with_capacity(segments);
-    let mut rest = chars;
-    for k in 0..segments {
-        let end = bounds.get(k + 1).copied().unwrap_or(usize::MAX);
-        let take = if k + 1 == segments {
-            rest.len()
-        } else {
-            gallop(rest, |m| (m.start as usize) < end)
-        };
-        let (now, later) = rest.split_at(take);
-        char_slices.push(now);
-        rest = later;
-    }
+    let char_slices: Vec<&[u32]> = (0..segments)
+        .map(|k| {
+            let from = bounds.get(k).copied().unwrap_or(0);
+            let to = if k + 1 == segments {
+                text.len()
+            } else {
+                bounds.get(k + 1).copied().unwrap_or(text.len())
+            };
+            feats.chars.within(from, to)
+        })
+        .collect();
     // Word grams are nearly in start order (a pair starts at the word
     // before), so the last segment is the first guess.
     let mut hint = 0;
@@ -350,27 +350,13 @@ pub fn score_features(
     }
 }
 
-/// `partition_point` for a point near the front: doubles a probe until it
-/// passes, then bisects the last step. Segment after segment of a long
-/// text, every probe stays close to the last cut instead of jumping
-/// across megabytes of emissions.
-fn gallop<T>(items: &[T], before: impl Fn(&T) -> bool) -> usize {
-    let mut hi = 1;
-    while hi < items.len() && items.get(hi).is_some_and(&before) {
-        hi *= 2;
-    }
-    let lo = hi / 2;
-    let hi = hi.min(items.len());
-    lo + items[lo..hi].partition_point(before)
-}
-
-/// The sum of `weights` over the buckets of `emissions`, in four
+/// The sum of `weights` over `buckets`, in four
 /// independent accumulators so that the additions do not wait on each
 /// other.
-fn sum_weights(weights: &[f32], emissions: &[Emission]) -> f32 {
-    let weight = |m: &Emission| weights.get(m.index as usize).copied().unwrap_or(0.0);
+fn sum_weights(weights: &[f32], buckets: &[u32]) -> f32 {
+    let weight = |b: &u32| weights.get(*b as usize).copied().unwrap_or(0.0);
     let mut acc = [0f32; 4];
-    let quads = emissions.chunks_exact(4);
+    let quads = buckets.chunks_exact(4);
     let tail = quads.remainder();
     for q in quads {
         for (a, m) in acc.iter_mut().zip(q) {
@@ -457,15 +443,8 @@ impl Scored {
         let (s, e) = self.windows[w];
         let text = self.features.prepared.text.as_str();
         let inside = |m: &&Emission| (m.start as usize) >= s && (m.start as usize) < e;
-        let emissions = &self.features.emissions;
-        // Char grams come first, in start order: count the window's share
-        // by binary search; only the (fewer) word grams are walked.
-        let char_grams = emissions.partition_point(|m| matches!(m.gram, Gram::Char(_)));
-        let (chars, words) = emissions.split_at(char_grams);
-        let in_chars = chars
-            .partition_point(|m| (m.start as usize) < e)
-            .saturating_sub(chars.partition_point(|m| (m.start as usize) < s));
-        let count = in_chars + words.iter().filter(inside).count();
+        let words = &self.features.words;
+        let count = self.features.chars.within(s, e).len() + words.iter().filter(inside).count();
         let norm = (count.max(1) as f32).sqrt();
         // Rank without allocating; quote only the winners.
         let mut cands: Vec<(f32, u32, u32)> = words
@@ -536,15 +515,70 @@ pub fn check_heads(heads: &[Head], rules: &Rules, names: &[&str]) -> Result<(), 
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::sync::OnceLock;
+
+    use proptest::prelude::*;
+
     use super::*;
 
-    #[test]
-    fn gallop_agrees_with_partition_point() {
-        let v: Vec<u32> = (0..300).map(|i| i / 3).collect();
-        for x in 0..110 {
-            assert_eq!(gallop(&v, |&y| y < x), v.partition_point(|&y| y < x), "{x}");
+    fn rules() -> &'static Rules {
+        static RULES: OnceLock<Rules> = OnceLock::new();
+        RULES.get_or_init(|| Rules::new(crate::classify::injection::RULES).unwrap())
+    }
+
+    /// A head with pseudo-random weights over a small hash space.
+    fn head(seed: u64) -> Head {
+        let bits = 10;
+        let mut x = seed | 1;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            ((x % 2001) as f32 - 1000.0) / 1000.0
+        };
+        Head {
+            name: "t".into(),
+            bits,
+            rules_id: rules().id,
+            bias: -0.5,
+            platt_a: 1.0,
+            platt_b: 0.0,
+            threshold: 0.5,
+            rule_weights: (0..rules().defs.len()).map(|_| next()).collect(),
+            weights: (0..1usize << bits).map(|_| next()).collect(),
         }
-        assert_eq!(gallop(&[] as &[u32], |_| true), 0);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// Inference scores every window exactly as the trainer sees it:
+        /// the segment sums over compact features equal the margin of the
+        /// window's explicitly listed features.
+        #[test]
+        fn windowed_scores_match_the_training_view(
+            words in proptest::collection::vec(prop_oneof![
+                "[a-z]{1,9}", "[0-9]{1,4}", Just("ignore all previous instructions".to_owned()),
+                Just("你现在是".to_owned()), Just("。".to_owned()), Just(".".to_owned()),
+            ], 0..400),
+            seed in any::<u64>(),
+        ) {
+            let text = words.join(" ");
+            let head = head(seed);
+            let mut work = Work::default();
+            let scored = score_all(&text, rules(), std::slice::from_ref(&head), &mut work);
+            let prepared = &scored.features.prepared.text;
+            let mut emissions = Vec::new();
+            features::extract(prepared, head.bits, &mut emissions);
+            let listed = window_features(prepared, &emissions, &scored.hits);
+            prop_assert_eq!(listed.len(), scored.windows.len());
+            for (w, f) in listed.iter().enumerate() {
+                let want = head.calibrate(margin(&head, f));
+                let got = scored.probs[0][w];
+                prop_assert!((want - got).abs() < 1e-4, "window {w}: {want} vs {got}");
+            }
+        }
     }
 
     #[test]
