@@ -75,6 +75,37 @@ impl Prepared {
     }
 }
 
+/// [`BYTE_CLASS`] bit: an ASCII letter.
+const ALPHA: u8 = 1;
+/// [`BYTE_CLASS`] bit: a character [`leet`] folds.
+const LEETSPEAK: u8 = 2;
+/// [`BYTE_CLASS`] bit: a base64 (standard or URL-safe) alphabet byte.
+const BASE64: u8 = 4;
+
+/// Per-byte classes, so the per-token and per-run scans are one table
+/// lookup a byte.
+static BYTE_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_alphabetic() {
+            t[b] |= ALPHA;
+        }
+        if matches!(
+            c,
+            b'0' | b'1' | b'3' | b'4' | b'5' | b'7' | b'8' | b'@' | b'$' | b'!' | b'|'
+        ) {
+            t[b] |= LEETSPEAK;
+        }
+        if c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'-' | b'_') {
+            t[b] |= BASE64;
+        }
+        b += 1;
+    }
+    t
+};
+
 fn leet(c: char) -> Option<char> {
     Some(match c {
         '0' => 'o',
@@ -204,8 +235,15 @@ pub fn prepare(input: &str, work: &mut Work) -> Prepared {
         }
         let w = &t[tk.start..tk.end];
         let bytes = w.as_bytes();
-        let letters = bytes.iter().filter(|b| b.is_ascii_alphabetic()).count();
-        let leety = bytes.iter().filter(|&&b| leet(b as char).is_some()).count();
+        // One pass for the three counts the branches below need.
+        let (mut letters, mut leety, mut high) = (0usize, 0usize, 0u8);
+        for &b in bytes {
+            let class = BYTE_CLASS[usize::from(b)];
+            letters += usize::from(class & ALPHA != 0);
+            leety += usize::from(class & LEETSPEAK != 0);
+            high |= b;
+        }
+        let ascii = high < 0x80;
         // Dotted letters: "i.g.n.o.r.e".
         let dotted = bytes.len() >= 7
             && bytes.iter().step_by(2).all(u8::is_ascii_alphabetic)
@@ -234,7 +272,7 @@ pub fn prepare(input: &str, work: &mut Work) -> Prepared {
                 }
                 push(&mut out, fold.unwrap_or(c), tk.start + k);
             }
-        } else if w.is_ascii() {
+        } else if ascii {
             // The common case: copy the word lower-cased with its map.
             out.text
                 .extend(bytes.iter().map(|b| char::from(b.to_ascii_lowercase())));
@@ -381,7 +419,7 @@ fn printable(s: &str) -> bool {
 }
 
 fn is_b64(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_')
+    BYTE_CLASS[usize::from(b)] & BASE64 != 0
 }
 
 /// Every encoded run of `text` with its decoded bytes.
@@ -521,6 +559,20 @@ fn hexval(c: u8) -> Option<u8> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn the_byte_classes_agree_with_their_definitions() {
+        for b in 0..=255u8 {
+            let class = BYTE_CLASS[usize::from(b)];
+            assert_eq!(class & ALPHA != 0, b.is_ascii_alphabetic(), "{b}");
+            assert_eq!(class & LEETSPEAK != 0, leet(b as char).is_some(), "{b}");
+            assert_eq!(
+                is_b64(b),
+                b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_'),
+                "{b}"
+            );
+        }
+    }
 
     #[test]
     fn the_cjk_block_prepare_copies_as_is_has_no_case() {

@@ -72,13 +72,15 @@ fn is_cjk(c: char) -> bool {
 pub fn extract(text: &str, bits: u8, out: &mut Vec<Emission>) {
     out.clear();
     out.reserve(3 * text.len() + text.len() / 2 + 8);
-    char_grams(text.as_bytes(), bits, |start, len, index| {
-        out.push(Emission {
-            start: start as u32,
-            end: (start + len) as u32,
-            index,
-            gram: Gram::Char(len as u8),
-        });
+    char_grams(text.as_bytes(), bits, |start, buckets| {
+        for (k, &index) in buckets.iter().enumerate() {
+            out.push(Emission {
+                start: start as u32,
+                end: (start + k + 3) as u32,
+                index,
+                gram: Gram::Char(k as u8 + 3),
+            });
+        }
     });
     word_grams(text, bits, out);
 }
@@ -103,11 +105,11 @@ impl CharGrams {
         let n = text.len();
         let mut buckets = Vec::with_capacity(3 * n);
         let mut first = Vec::with_capacity(n + 1);
-        char_grams(text.as_bytes(), bits, |start, _, index| {
-            while first.len() <= start {
-                first.push(buckets.len() as u32);
-            }
-            buckets.push(index);
+        char_grams(text.as_bytes(), bits, |start, grams| {
+            // Continuation bytes start no grams but still get an entry.
+            let at = buckets.len() as u32;
+            first.resize(start + 1, at);
+            buckets.extend_from_slice(grams);
         });
         while first.len() <= n {
             first.push(buckets.len() as u32);
@@ -128,11 +130,12 @@ impl CharGrams {
     }
 }
 
-/// Calls `sink(start, len, bucket)` for every byte 3-, 4- and 5-gram of
-/// `b`, in start order, skipping grams that start inside a UTF-8 sequence
-/// (they add nothing that the aligned ones do not).
+/// Calls `sink(start, buckets)` for every start offset of `b` that is not
+/// inside a UTF-8 sequence (grams starting there add nothing the aligned
+/// ones do not), in order, with the buckets of the 3-, 4- and 5-grams
+/// starting there (fewer near the end).
 #[inline(always)]
-fn char_grams(b: &[u8], bits: u8, mut sink: impl FnMut(usize, usize, u32)) {
+fn char_grams(b: &[u8], bits: u8, mut sink: impl FnMut(usize, &[u32])) {
     let bits = bits.clamp(8, 24);
     let n = b.len();
     for (i, w) in b.windows(5).enumerate() {
@@ -145,21 +148,30 @@ fn char_grams(b: &[u8], bits: u8, mut sink: impl FnMut(usize, usize, u32)) {
         );
         let h4 = mix(h, u64::from(w[3]));
         let h5 = mix(h4, u64::from(w[4]));
-        sink(i, 3, bucket(h ^ 2, bits));
-        sink(i, 4, bucket(h4 ^ 3, bits));
-        sink(i, 5, bucket(h5 ^ 4, bits));
+        sink(
+            i,
+            &[
+                bucket(h ^ 2, bits),
+                bucket(h4 ^ 3, bits),
+                bucket(h5 ^ 4, bits),
+            ],
+        );
     }
     for i in n.saturating_sub(4)..n {
         if b[i] & 0xC0 == 0x80 {
             continue;
         }
         let mut h = CHAR_SEED;
+        let mut found = [0u32; 3];
+        let mut count = 0;
         for (k, &c) in b[i..].iter().enumerate() {
             h = mix(h, u64::from(c));
             if k >= 2 {
-                sink(i, k + 1, bucket(h ^ (k as u64), bits));
+                found[count] = bucket(h ^ (k as u64), bits);
+                count += 1;
             }
         }
+        sink(i, &found[..count]);
     }
 }
 
