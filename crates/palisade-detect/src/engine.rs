@@ -592,6 +592,7 @@ impl Scanner {
                 let input = Input::new(text).range(f.end..).anchored(Anchored::Yes);
                 if let Some(m) = self.address_tail.search(&input)
                     && m.end() > f.end
+                    && !runs_into_digits(text, m.end())
                 {
                     f.end = m.end();
                     continue;
@@ -1332,6 +1333,17 @@ impl Scanner {
 /// prefix) within 40 bytes, and runs to the end of the clause (`?`, `!`, a
 /// blank line, or a full stop that ends a sentence rather than an
 /// abbreviation), at most 160 bytes. It must hold a digit and letters.
+/// True when the digits ending at `end` continue with a space and more
+/// digits: "Kowloon 4111 1111 1111 1111" is a district and a card number,
+/// not a district and a postcode, so the address tail stops before it.
+fn runs_into_digits(text: &str, end: usize) -> bool {
+    let b = text.as_bytes();
+    end > 0
+        && b.get(end - 1).is_some_and(u8::is_ascii_digit)
+        && b.get(end) == Some(&b' ')
+        && b.get(end + 1).is_some_and(u8::is_ascii_digit)
+}
+
 fn address_after_keyword(text: &str, from: usize) -> Option<(usize, usize)> {
     let b = text.as_bytes();
     let window_end = (from + 40).min(b.len());

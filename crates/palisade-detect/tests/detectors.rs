@@ -397,6 +397,20 @@ fn addresses() {
         "692 Kuuse Road Apt. 641, Grubbenvorst, Netherlands 04020",
         Kind::Address,
     );
+    // A "postcode" that is the first group of a card number is not taken:
+    // the address itself ends at the district (before overlap resolution,
+    // which would trim it anyway).
+    let text = "Flat B, 12/F, 88 Nathan Road, Tsim Sha Tsui, Kowloon 4111 1111 1111 1111 today";
+    let end = text.find(" 4111").unwrap();
+    assert!(
+        scanner()
+            .scan_all(text)
+            .iter()
+            .filter(|f| f.kind == Kind::Address)
+            .all(|f| f.end <= end),
+        "{:?}",
+        scanner().scan_all(text)
+    );
     // Near misses: no number, no apartment line, no capitalised name.
     not_found("Rua Augusta is lovely in May", "Rua Augusta", Kind::Address);
     not_found(
