@@ -284,14 +284,11 @@ pub fn score_features(
             .saturating_sub(1)
             .min(segments - 1)
     };
+    // The last bound is the text's end (the last window ends there).
     let char_slices: Vec<&[u32]> = (0..segments)
         .map(|k| {
             let from = bounds.get(k).copied().unwrap_or(0);
-            let to = if k + 1 == segments {
-                text.len()
-            } else {
-                bounds.get(k + 1).copied().unwrap_or(text.len())
-            };
+            let to = bounds.get(k + 1).copied().unwrap_or(text.len());
             feats.chars.within(from, to)
         })
         .collect();

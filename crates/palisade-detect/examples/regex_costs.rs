@@ -1,0 +1,105 @@
+//! Where the regex time of the detectors goes, for BENCHMARKS.md: the
+//! pattern set of issue 3 whole, split into credentials and personal data,
+//! and with each pattern left out in turn (4 KB of the benchmark text); and
+//! the injection rule regexes as compiled against byte-wise gaps (1 KB,
+//! prepared). Microseconds per `find_iter` pass, one thread.
+//!
+//! `cargo run --release -p palisade-detect --example regex_costs`
+#![allow(missing_docs, clippy::unwrap_used, clippy::print_stdout)]
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use palisade_detect::classify::injection::RULES;
+use palisade_detect::classify::model::compiled_pattern;
+use palisade_detect::decode::{Work, prepare};
+use palisade_detect::{pii, secrets};
+use regex_automata::meta::{self, Regex};
+use regex_automata::{Input, MatchKind, util::syntax};
+
+#[path = "../benches/support/text.rs"]
+mod text;
+
+/// The scanner's build settings (engine.rs `build_regex`).
+fn pattern_set(patterns: &[&str]) -> Regex {
+    meta::Builder::new()
+        .syntax(syntax::Config::new().unicode(false).utf8(false))
+        .configure(
+            meta::Config::new()
+                .match_kind(MatchKind::LeftmostFirst)
+                .utf8_empty(false)
+                .nfa_size_limit(Some(256 << 20))
+                .hybrid_cache_capacity(8 << 20)
+                .which_captures(regex_automata::nfa::thompson::WhichCaptures::Implicit),
+        )
+        .build_many(patterns)
+        .unwrap()
+}
+
+/// Mean microseconds of one pass over `t`, after a warm-up.
+fn micros(re: &Regex, t: &str, n: u32) -> f64 {
+    for _ in 0..n / 10 {
+        black_box(re.find_iter(Input::new(t)).count());
+    }
+    let start = Instant::now();
+    for _ in 0..n {
+        black_box(re.find_iter(Input::new(black_box(t))).count());
+    }
+    start.elapsed().as_secs_f64() / f64::from(n) * 1e6
+}
+
+fn main() {
+    let t = text::mixed(4096);
+    let credentials: Vec<&str> = secrets::FORMATS
+        .iter()
+        .map(|f| f.pattern)
+        .chain([secrets::GENERIC_PATTERN])
+        .collect();
+    let personal: Vec<&str> = pii::PII_RULES.iter().map(|r| r.pattern).collect();
+    let all: Vec<&str> = credentials.iter().chain(&personal).copied().collect();
+    let whole = micros(&pattern_set(&all), &t, 2000);
+    println!("pattern set, {} patterns, 4 KB: {whole:.1} us", all.len());
+    println!(
+        "  credentials only: {:.1} us",
+        micros(&pattern_set(&credentials), &t, 2000)
+    );
+    println!(
+        "  personal data only: {:.1} us",
+        micros(&pattern_set(&personal), &t, 2000)
+    );
+    let most = (0..all.len())
+        .map(|i| {
+            let mut rest = all.clone();
+            rest.remove(i);
+            whole - micros(&pattern_set(&rest), &t, 300)
+        })
+        .fold(f64::MIN, f64::max);
+    println!("  most saved by leaving one pattern out: {most:.1} us");
+
+    let prepared = prepare(&text::mixed(1024), &mut Work::default()).text;
+    let rules = |patterns: &[String], utf8: bool| {
+        meta::Builder::new()
+            .syntax(syntax::Config::new().utf8(utf8))
+            .configure(
+                meta::Config::new()
+                    .match_kind(MatchKind::LeftmostFirst)
+                    .nfa_size_limit(Some(64 << 20))
+                    .hybrid_cache_capacity(4 << 20),
+            )
+            .build_many(patterns)
+            .unwrap()
+    };
+    let compiled: Vec<String> = RULES.iter().map(|d| compiled_pattern(d.pattern)).collect();
+    let byte_gaps: Vec<String> = compiled
+        .iter()
+        .map(|p| {
+            p.replace(r"[^.\n]", r"(?-u:[^.\n])")
+                .replace("[^ ]", "(?-u:[^ ])")
+        })
+        .collect();
+    println!(
+        "injection rules, 1 KB prepared: {:.2} us as compiled, {:.2} us with byte-wise gaps",
+        micros(&rules(&compiled, true), &prepared, 5000),
+        micros(&rules(&byte_gaps, false), &prepared, 5000)
+    );
+}
