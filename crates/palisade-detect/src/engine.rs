@@ -807,7 +807,7 @@ impl Scanner {
                 continue;
             };
             let end = h.start;
-            if produced.overlaps(start, end) || produced.overlaps(start, end) {
+            if produced.overlaps(start, end) {
                 continue;
             }
             let given = text[start..end].chars().count() > 1;
@@ -875,12 +875,11 @@ impl Scanner {
                 ps -= c.len_utf8();
             }
             let first_ok = ps < i - 1 && word_end(text, ps) == Some(i - 1);
-            let stop = |w: &str| names::STOP.contains(&w) || names::TITLES.contains(&w);
+            let stop = |w: &str| self.is_stop_word(w);
             if first_ok
                 && next_end - (after + 1) >= 2
                 && !stop(&text[ps..i - 1])
                 && !stop(&text[after + 1..next_end])
-                && !produced.overlaps(ps, next_end)
                 && !produced.overlaps(ps, next_end)
             {
                 produced.push(Finding {
@@ -895,7 +894,7 @@ impl Scanner {
             }
         }
         self.name_runs(text, hits, caps, &tokens, &mut produced);
-        repeated_name_words(text, caps, &mut produced);
+        repeated_name_words(self, text, caps, &mut produced);
         if let Some(model) = &self.name_model {
             for (s, e, score) in model.names(text) {
                 if s < e
@@ -920,6 +919,14 @@ impl Scanner {
 }
 
 impl Scanner {
+    /// True for a listed stop word or title (`The`, `Street`, `Mr`), looked
+    /// up in the word table rather than by scanning the lists.
+    fn is_stop_word(&self, w: &str) -> bool {
+        self.lexicon
+            .word_id(w)
+            .is_some_and(|id| self.entries[id].roles & (STOP_BIT | TITLE_BIT) != 0)
+    }
+
     /// Runs of two or three capitalised words spelled like personal names
     /// from outside the English lists: at least one word carries a
     /// non-ASCII letter (`Sigrid Nyström`, `Samir Jelenovič`) or a common
@@ -991,7 +998,7 @@ impl Scanner {
                 let w = &text[ws..we];
                 !w.is_ascii() || surname_ending(w)
             });
-            if !foreign || produced.overlaps(s, end) || produced.overlaps(s, end) {
+            if !foreign || produced.overlaps(s, end) {
                 continue;
             }
             let mut score = 0.6;
@@ -1169,7 +1176,12 @@ fn surname_ending(w: &str) -> bool {
 
 /// A word of a multi-word name found in this text, repeated alone elsewhere
 /// ("Nikolaj spent a year … assistant to Nikolaj Petrussen").
-fn repeated_name_words(text: &str, caps: &[(usize, usize)], produced: &mut Produced) {
+fn repeated_name_words(
+    scanner: &Scanner,
+    text: &str,
+    caps: &[(usize, usize)],
+    produced: &mut Produced,
+) {
     let mut parts: Vec<&str> = Vec::new();
     for f in produced.list.iter().filter(|f| f.kind == Kind::Person) {
         let Some(name) = text.get(f.start..f.end) else {
@@ -1181,8 +1193,7 @@ fn repeated_name_words(text: &str, caps: &[(usize, usize)], produced: &mut Produ
         for w in name.split(' ') {
             if w.len() >= 3
                 && w.chars().next().is_some_and(char::is_uppercase)
-                && !names::STOP.contains(&w)
-                && !names::TITLES.contains(&w)
+                && !scanner.is_stop_word(w)
                 && !parts.contains(&w)
             {
                 parts.push(w);
@@ -1205,7 +1216,6 @@ fn repeated_name_words(text: &str, caps: &[(usize, usize)], produced: &mut Produ
         let w = &text[s..e];
         if !parts.contains(&w)
             || (s > 0 && text.as_bytes()[s - 1].is_ascii_alphanumeric())
-            || produced.overlaps(s, e)
             || produced.overlaps(s, e)
         {
             continue;
@@ -1254,26 +1264,44 @@ impl Produced {
     }
 
     fn mark(&mut self, s: usize, e: usize) {
-        for b in s..e {
-            if let Some(w) = self.taken.get_mut(b / 64) {
-                *w |= 1 << (b % 64);
-            }
+        let e = e.min(self.taken.len() * 64);
+        let mut b = s;
+        while b < e {
+            let bits = (e - b).min(64 - b % 64);
+            self.taken[b / 64] |= range_mask(b % 64, bits);
+            b += bits;
         }
     }
 
     /// True when `[s, e)` shares a byte with a finding seen so far.
     fn overlaps(&self, s: usize, e: usize) -> bool {
-        (s..e).any(|b| {
-            self.taken
-                .get(b / 64)
-                .is_some_and(|w| w & (1 << (b % 64)) != 0)
-        })
+        let e = e.min(self.taken.len() * 64);
+        let mut b = s;
+        while b < e {
+            let bits = (e - b).min(64 - b % 64);
+            if self.taken[b / 64] & range_mask(b % 64, bits) != 0 {
+                return true;
+            }
+            b += bits;
+        }
+        false
     }
 
     fn push(&mut self, f: Finding) {
         self.mark(f.start, f.end);
         self.list.push(f);
     }
+}
+
+/// `bits` set bits (1..=64) starting at bit `from` (`from + bits <= 64`).
+#[inline]
+fn range_mask(from: usize, bits: usize) -> u64 {
+    let ones = if bits >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << bits) - 1
+    };
+    ones << from
 }
 
 /// Name-list tokens sorted by start offset.
@@ -1842,4 +1870,52 @@ fn consistent_separators(m: &str) -> bool {
     let spaces = m.contains(' ');
     let dashes = m.contains('-');
     !(spaces && dashes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn produced_ranges_match_a_byte_by_byte_bitmap() {
+        let len = 300;
+        // The bitmap covers whole words: bytes up to the next multiple of 64.
+        let covered = (len / 64 + 1) * 64;
+        let spans = [
+            (0, 1),
+            (63, 65),
+            (70, 200),
+            (128, 192),
+            (250, 300),
+            (299, 400),
+        ];
+        let mut p = Produced::new(len, &[]);
+        let mut naive = vec![false; covered];
+        for &(s, e) in &spans {
+            p.mark(s, e);
+            for b in naive.iter_mut().take(e.min(covered)).skip(s) {
+                *b = true;
+            }
+        }
+        for s in 0..len + 10 {
+            for e in s..(s + 130).min(len + 20) {
+                let expected = (s..e.min(covered)).any(|b| naive[b]);
+                assert_eq!(p.overlaps(s, e), expected, "[{s}, {e})");
+            }
+        }
+    }
+
+    #[test]
+    fn stop_words_and_titles_are_found_by_lookup() {
+        let scanner = Scanner::new(Config::only([Kind::Person])).unwrap();
+        for w in names::STOP
+            .iter()
+            .chain(names::TITLES)
+            .filter(|w| w.is_ascii())
+        {
+            assert!(scanner.is_stop_word(w), "{w}");
+        }
+        assert!(!scanner.is_stop_word("Chan"));
+        assert!(!scanner.is_stop_word("David"));
+    }
 }

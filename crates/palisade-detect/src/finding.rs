@@ -313,35 +313,44 @@ impl SpanClaims {
     /// Claims the still-free parts of `start..end` and returns them in
     /// order (nothing when the span is empty or already fully claimed).
     pub fn claim(&mut self, start: usize, end: usize) -> Vec<(usize, usize)> {
+        let mut free = Vec::new();
+        self.claim_into(start, end, &mut free);
+        free
+    }
+
+    /// [`SpanClaims::claim`] that writes the free parts into `free`
+    /// (cleared first), so a caller resolving many spans reuses one buffer.
+    pub fn claim_into(&mut self, start: usize, end: usize, free: &mut Vec<(usize, usize)>) {
+        free.clear();
         if start >= end {
-            return Vec::new();
+            return;
         }
         // Claimed ranges that intersect, in order. They are disjoint and
-        // sorted by start, so their ends are sorted too: walk back from the
-        // last one that starts before `end` while they still reach `start`.
-        let mut blocking: Vec<(usize, usize)> = self
+        // sorted by start, so their ends are sorted too: the ones that
+        // start before `end` and still reach `start`, walked back from the
+        // last.
+        let mut at = start;
+        let first_blocking = self
             .taken
             .range(..end)
             .rev()
             .take_while(|(_, e)| **e > start)
-            .map(|(s, e)| (*s, *e))
-            .collect();
-        blocking.reverse();
-        let mut free = Vec::with_capacity(blocking.len() + 1);
-        let mut at = start;
-        for (s, e) in blocking {
-            if s > at {
-                free.push((at, s));
+            .last()
+            .map(|(s, _)| *s);
+        if let Some(first) = first_blocking {
+            for (&s, &e) in self.taken.range(first..end) {
+                if s > at {
+                    free.push((at, s));
+                }
+                at = at.max(e);
             }
-            at = at.max(e);
         }
         if at < end {
             free.push((at, end));
         }
-        for &(s, e) in &free {
+        for &(s, e) in free.iter() {
             self.taken.insert(s, e);
         }
-        free
     }
 }
 
@@ -371,43 +380,82 @@ pub fn trim_to_content(text: &str, start: usize, end: usize) -> Option<(usize, u
 /// and has no overlaps, except that verdict findings ([`Kind::is_verdict`])
 /// are kept as they are and may overlap anything.
 pub fn resolve_overlaps(text: &str, findings: Vec<Finding>) -> Vec<Finding> {
-    let (verdicts, findings): (Vec<Finding>, Vec<Finding>) =
-        findings.into_iter().partition(|f| f.kind.is_verdict());
-    let mut order: Vec<Finding> = findings.into_iter().filter(|f| f.start < f.end).collect();
-    order.sort_by(|a, b| {
+    // Decide on indices, then move each finding once: findings are large,
+    // and sorting them by value cost more than the decisions themselves.
+    let mut order: Vec<usize> = (0..findings.len())
+        .filter(|&i| !findings[i].kind.is_verdict() && findings[i].start < findings[i].end)
+        .collect();
+    order.sort_by(|&a, &b| {
+        let (a, b) = (&findings[a], &findings[b]);
         b.score
             .total_cmp(&a.score)
-            .then(b.len().cmp(&a.len()))
-            .then(a.start.cmp(&b.start))
-            .then(a.kind.cmp(&b.kind))
-            .then(a.detector.cmp(&b.detector))
+            .then_with(|| b.len().cmp(&a.len()))
+            .then_with(|| a.start.cmp(&b.start))
+            .then_with(|| a.kind.cmp(&b.kind))
+            .then_with(|| a.detector.cmp(&b.detector))
     });
+    /// What happens to one finding.
+    #[derive(Clone, Copy)]
+    enum Fate {
+        Drop,
+        Keep,
+        /// Replaced by the trimmed pieces in `pieces[from..to]`.
+        Trim(usize, usize),
+    }
+    let mut fate: Vec<Fate> = findings
+        .iter()
+        .map(|f| {
+            if f.kind.is_verdict() {
+                Fate::Keep
+            } else {
+                Fate::Drop
+            }
+        })
+        .collect();
     let mut claims = SpanClaims::new();
-    let mut kept: Vec<Finding> = Vec::with_capacity(order.len() + verdicts.len());
-    for f in order {
-        let pieces = claims.claim(f.start, f.end);
-        match pieces.as_slice() {
-            [] => {}
-            [(s, e)] if (*s, *e) == (f.start, f.end) => kept.push(f),
+    let mut free = Vec::new();
+    let mut pieces: Vec<(usize, usize)> = Vec::new();
+    for &i in &order {
+        let f = &findings[i];
+        claims.claim_into(f.start, f.end, &mut free);
+        fate[i] = match free.as_slice() {
+            [] => Fate::Drop,
+            [(s, e)] if (*s, *e) == (f.start, f.end) => Fate::Keep,
             _ => {
-                for (s, e) in pieces {
-                    if let Some((s, e)) = trim_to_content(text, s, e) {
-                        kept.push(Finding {
-                            start: s,
-                            end: e,
-                            reason: format!(
-                                "{}; trimmed where a stronger finding overlaps",
-                                f.reason
-                            ),
-                            ..f.clone()
-                        });
-                    }
+                let from = pieces.len();
+                pieces.extend(
+                    free.iter()
+                        .filter_map(|&(s, e)| trim_to_content(text, s, e)),
+                );
+                Fate::Trim(from, pieces.len())
+            }
+        };
+    }
+    // Emitted in priority order with the verdicts last, so findings with
+    // equal spans keep the order the stable sort below always gave them.
+    let mut slots: Vec<Option<Finding>> = findings.into_iter().map(Some).collect();
+    let verdicts =
+        (0..slots.len()).filter(|&i| slots[i].as_ref().is_some_and(|f| f.kind.is_verdict()));
+    let emit: Vec<usize> = order.iter().copied().chain(verdicts).collect();
+    let mut kept: Vec<Finding> = Vec::with_capacity(emit.len());
+    for i in emit {
+        let Some(f) = slots[i].take() else { continue };
+        match fate[i] {
+            Fate::Drop => {}
+            Fate::Keep => kept.push(f),
+            Fate::Trim(from, to) => {
+                for &(s, e) in &pieces[from..to] {
+                    kept.push(Finding {
+                        start: s,
+                        end: e,
+                        reason: format!("{}; trimmed where a stronger finding overlaps", f.reason),
+                        ..f.clone()
+                    });
                 }
             }
         }
     }
-    kept.extend(verdicts);
-    kept.sort_by(|a, b| a.start.cmp(&b.start).then(a.end.cmp(&b.end)));
+    kept.sort_by(|a, b| a.start.cmp(&b.start).then_with(|| a.end.cmp(&b.end)));
     kept
 }
 

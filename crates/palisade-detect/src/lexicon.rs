@@ -146,6 +146,14 @@ impl LexiconBuilder {
             let key = cp_key(&p[..len.min(p.len())]);
             first_chars[key >> 6] |= 1 << (key & 63);
         }
+        let mut firsts: Vec<(u32, u32, u32)> = Vec::new();
+        for (i, (p, _)) in self.other.iter().enumerate() {
+            let key = first_char_key(p);
+            match firsts.last_mut() {
+                Some(last) if last.0 == key => last.2 = i as u32 + 1,
+                _ => firsts.push((key, i as u32, i as u32 + 1)),
+            }
+        }
         Lexicon {
             slots,
             heads,
@@ -155,6 +163,7 @@ impl LexiconBuilder {
                 .into_iter()
                 .map(|(p, id)| (p.into_boxed_slice(), id))
                 .collect(),
+            firsts,
             first_chars,
         }
     }
@@ -169,6 +178,9 @@ pub struct Lexicon {
     patterns: Vec<Pattern>,
     /// Non-ASCII patterns, sorted by bytes.
     other: Vec<(Box<[u8]>, usize)>,
+    /// `(first character as UTF-8 bytes packed in a u32, first pattern, end
+    /// of patterns)` for each distinct first character of `other`, sorted.
+    firsts: Vec<(u32, u32, u32)>,
     /// Bitmap over [`cp_key`] of the first characters of `other`.
     first_chars: Vec<u64>,
 }
@@ -182,6 +194,21 @@ fn cp_key(c: &[u8]) -> usize {
         k = (k << 6) | (b as usize & 0x3F);
     }
     k & 0xFFFF
+}
+
+/// The first UTF-8 character of `b` (up to four bytes) packed big-endian
+/// into a u32, so byte order and integer order agree.
+#[inline]
+fn first_char_key(b: &[u8]) -> u32 {
+    let len = match b.first() {
+        Some(0xF0..) => 4,
+        Some(0xE0..) => 3,
+        Some(0x80..) => 2,
+        _ => 1,
+    };
+    b.iter()
+        .take(len)
+        .fold(0u32, |k, &c| (k << 8) | u32::from(c))
 }
 
 impl Lexicon {
@@ -203,6 +230,21 @@ impl Lexicon {
             }
             at = (at + 1) & mask;
         }
+    }
+
+    /// The id of the pattern that is exactly the ASCII word `w` (no tail),
+    /// if any.
+    pub fn word_id(&self, w: &str) -> Option<usize> {
+        let w = w.as_bytes();
+        if w.is_empty() || !w.iter().all(|&b| WORD[b as usize]) {
+            return None;
+        }
+        let key = w[1..].iter().fold(u64::from(w[0]), |k, &b| fold(k, b));
+        let &(_, from, to) = self.head(w, key)?;
+        self.patterns[from as usize..to as usize]
+            .iter()
+            .find(|p| p.tail.is_empty())
+            .map(|p| p.id)
     }
 
     /// Appends every non-overlapping hit in `text` to `out`, by start, and
@@ -238,7 +280,10 @@ impl Lexicon {
                 };
                 for p in &self.patterns[from as usize..to as usize] {
                     let e = i + p.tail.len();
-                    if e <= n && text[i..e] == *p.tail && (e == n || !WORD[text[e] as usize]) {
+                    if e <= n
+                        && (p.tail.is_empty() || text[i..e] == *p.tail)
+                        && (e == n || !WORD[text[e] as usize])
+                    {
                         out.push(LexHit {
                             start: s,
                             end: e,
@@ -260,15 +305,18 @@ impl Lexicon {
             let key = cp_key(&text[i..(i + len).min(n)]);
             if self.first_chars[key >> 6] & (1 << (key & 63)) != 0 {
                 let rest = &text[i..];
-                // Sorted by bytes: every pattern that is a prefix of `rest`
-                // sorts before it, among the patterns sharing its first byte.
-                let first = self.other.partition_point(|(p, _)| p[..] < rest[..]);
-                let best = self.other[..first]
-                    .iter()
-                    .rev()
-                    .take_while(|(p, _)| p.first() == Some(&c))
-                    .filter(|(p, _)| rest.starts_with(p))
-                    .max_by_key(|(p, _)| p.len());
+                let ch = first_char_key(rest);
+                let best = self
+                    .firsts
+                    .binary_search_by_key(&ch, |f| f.0)
+                    .ok()
+                    .and_then(|at| {
+                        let (_, from, to) = self.firsts[at];
+                        self.other[from as usize..to as usize]
+                            .iter()
+                            .filter(|(p, _)| rest.starts_with(p))
+                            .max_by_key(|(p, _)| p.len())
+                    });
                 if let Some((p, id)) = best {
                     out.push(LexHit {
                         start: i,
@@ -349,5 +397,31 @@ mod tests {
         assert!(hits(&l, "PHONE Phone").is_empty());
         assert_eq!(hits(&l, "Internationalisation"), vec![(0, 20, 1)]);
         assert!(hits(&l, "Internationalisations").is_empty());
+    }
+
+    #[test]
+    fn cjk_patterns_sharing_a_lead_byte_are_told_apart() {
+        // 出 (E5 87 BA) and 名 (E5 90 8D) share their first UTF-8 byte; only
+        // the patterns starting with the character found are candidates.
+        let l = lex(&["出生", "名字", "姓名", "名"]);
+        assert_eq!(hits(&l, "名字出生"), vec![(0, 6, 1), (6, 12, 0)]);
+        assert_eq!(hits(&l, "名 出"), vec![(0, 3, 3)]);
+        assert_eq!(hits(&l, "姓名"), vec![(0, 6, 2)]);
+    }
+
+    #[test]
+    fn word_id_finds_exact_single_words_only() {
+        let l = lex(&["The", "id card", "Street", "電話"]);
+        assert_eq!(l.word_id("The"), Some(0));
+        assert_eq!(l.word_id("Street"), Some(2));
+        assert_eq!(l.word_id("the"), None);
+        assert_eq!(
+            l.word_id("id"),
+            None,
+            "a phrase head alone is not a word entry"
+        );
+        assert_eq!(l.word_id("id card"), None);
+        assert_eq!(l.word_id("電話"), None);
+        assert_eq!(l.word_id(""), None);
     }
 }
