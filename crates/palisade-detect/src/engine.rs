@@ -631,8 +631,8 @@ impl Scanner {
             }
             list.push((h.start, (h.end, roles)));
         }
-        let tokens = Tokens(list);
-        let starts: Vec<usize> = tokens.0.iter().map(|t| t.0).collect();
+        let tokens = Tokens::new(list, text.len());
+        let starts: Vec<usize> = tokens.list.iter().map(|t| t.0).collect();
         let mut last_end = 0;
         let mut produced = Produced::new(text.len(), out);
         for &s in &starts {
@@ -1305,14 +1305,47 @@ fn range_mask(from: usize, bits: usize) -> u64 {
 }
 
 /// Name-list tokens sorted by start offset.
-struct Tokens(Vec<(usize, (usize, u8))>);
+struct Tokens {
+    /// `(start, (end, roles))`, sorted by start.
+    list: Vec<(usize, (usize, u8))>,
+    /// One bit per byte offset that starts a token.
+    starts: Vec<u64>,
+    /// Tokens starting before each 64-byte block of `starts`.
+    before: Vec<u32>,
+}
 
 impl Tokens {
+    fn new(list: Vec<(usize, (usize, u8))>, text_len: usize) -> Tokens {
+        let words = text_len / 64 + 1;
+        let mut starts = vec![0u64; words];
+        for &(s, _) in &list {
+            if let Some(w) = starts.get_mut(s / 64) {
+                *w |= 1 << (s % 64);
+            }
+        }
+        let mut before = Vec::with_capacity(words);
+        let mut n = 0u32;
+        for w in &starts {
+            before.push(n);
+            n += w.count_ones();
+        }
+        Tokens {
+            list,
+            starts,
+            before,
+        }
+    }
+
+    /// The token starting at `start`: a bit test, then a rank by popcount
+    /// (this is asked for every word a name might extend over).
     fn get(&self, start: &usize) -> Option<&(usize, u8)> {
-        self.0
-            .binary_search_by_key(start, |t| t.0)
-            .ok()
-            .map(|i| &self.0[i].1)
+        let (w, bit) = (start / 64, start % 64);
+        let word = *self.starts.get(w)?;
+        if word & (1 << bit) == 0 {
+            return None;
+        }
+        let rank = self.before[w] as usize + (word & ((1u64 << bit) - 1)).count_ones() as usize;
+        self.list.get(rank).map(|t| &t.1)
     }
 }
 
@@ -1902,6 +1935,20 @@ mod tests {
                 let expected = (s..e.min(covered)).any(|b| naive[b]);
                 assert_eq!(p.overlaps(s, e), expected, "[{s}, {e})");
             }
+        }
+    }
+
+    #[test]
+    fn token_lookup_by_rank_matches_a_search() {
+        let starts = [0usize, 5, 63, 64, 65, 127, 128, 200, 511];
+        let list: Vec<(usize, (usize, u8))> = starts
+            .iter()
+            .map(|&s| (s, (s + 3, (s % 7) as u8)))
+            .collect();
+        let tokens = Tokens::new(list.clone(), 512);
+        for p in 0..600 {
+            let expected = list.iter().find(|t| t.0 == p).map(|t| &t.1);
+            assert_eq!(tokens.get(&p), expected, "offset {p}");
         }
     }
 

@@ -58,11 +58,48 @@ fn fold(key: u64, b: u8) -> u64 {
     key.rotate_left(8) ^ u64::from(b)
 }
 
+/// For eight bytes read little-endian, the high bit of each byte lane that
+/// is *not* a word byte (`[A-Za-z0-9_]`): bytes of 0x80 and above never are.
+/// Each test adds a constant to the low seven bits of a lane, so no carry
+/// crosses into the next lane.
+#[inline]
+fn non_word_mask(x: u64) -> u64 {
+    const LO7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const fn each(b: u8) -> u64 {
+        0x0101_0101_0101_0101 * b as u64
+    }
+    let v = x & LO7;
+    // High bit set where the lane is >= lo (resp. > hi).
+    let ge = |lo: u8| v + each(0x80 - lo);
+    let gt = |hi: u8| v + each(0x7F - hi);
+    let digit = ge(b'0') & !gt(b'9');
+    let folded = (v | each(0x20)) & LO7;
+    let letter = (folded + each(0x80 - b'a')) & !(folded + each(0x7F - b'z'));
+    let underscore = ge(b'_') & !gt(b'_');
+    let word = (digit | letter | underscore) & !x & HIGH;
+    !word & HIGH
+}
+
 /// Slot index for a folded word key.
 #[inline]
 fn slot_of(key: u64, len: usize, mask: usize) -> usize {
-    let h = (key ^ (len as u64).rotate_left(59)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    (h >> 40) as usize & mask
+    (mix(key, len) >> 40) as usize & mask
+}
+
+#[inline]
+fn mix(key: u64, len: usize) -> u64 {
+    (key ^ (len as u64).rotate_left(59)).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// Bits in the membership filter in front of the slot table.
+const FILTER_BITS: usize = 1 << 16;
+
+/// Bit of the membership filter for a folded word key (bits of the hash
+/// that `slot_of` does not use for small tables).
+#[inline]
+fn filter_bit(key: u64, len: usize) -> usize {
+    (mix(key, len) >> 12) as usize & (FILTER_BITS - 1)
 }
 
 /// A match: byte span and the caller's pattern id.
@@ -122,8 +159,11 @@ impl LexiconBuilder {
         }
         let size = (heads.len() * 4).next_power_of_two().max(64);
         let mut slots = vec![Slot::default(); size];
+        let mut filter = vec![0u64; FILTER_BITS / 64];
         for (i, (head, _, _)) in heads.iter().enumerate() {
             let key = head.iter().fold(0, |k, &b| fold(k, b));
+            let bit = filter_bit(key, head.len());
+            filter[bit / 64] |= 1 << (bit % 64);
             let mut at = slot_of(key, head.len(), size - 1);
             while slots[at].head != 0 {
                 at = (at + 1) & (size - 1);
@@ -156,6 +196,7 @@ impl LexiconBuilder {
         }
         Lexicon {
             slots,
+            filter,
             heads,
             patterns,
             other: self
@@ -173,6 +214,10 @@ impl LexiconBuilder {
 #[derive(Debug, Clone)]
 pub struct Lexicon {
     slots: Vec<Slot>,
+    /// One bit per [`filter_bit`] of every head: 8 KB that stay in the L1
+    /// cache, so most words of ordinary prose (in no list) are rejected
+    /// without touching the much larger slot table.
+    filter: Vec<u64>,
     /// `(head bytes, first pattern, end of patterns)`.
     heads: Vec<(Box<[u8]>, u32, u32)>,
     patterns: Vec<Pattern>,
@@ -215,6 +260,10 @@ impl Lexicon {
     /// The head entry for word `w` with folded key `key`, if any.
     #[inline]
     fn head(&self, w: &[u8], key: u64) -> Option<&(Box<[u8]>, u32, u32)> {
+        let bit = filter_bit(key, w.len());
+        if self.filter[bit / 64] & (1 << (bit % 64)) == 0 {
+            return None;
+        }
         let mask = self.slots.len() - 1;
         let mut at = slot_of(key, w.len(), mask);
         loop {
@@ -263,14 +312,41 @@ impl Lexicon {
                     continue;
                 }
                 let s = i;
-                let mut key = u64::from(c);
-                i += 1;
-                while let Some(&b) = text.get(i) {
-                    if !WORD[b as usize] {
-                        break;
+                let mut key;
+                if let Some(chunk) = text.get(i..i + 8) {
+                    // Eight bytes at once: the word's length within them,
+                    // and its key (for up to eight bytes, the bytes
+                    // themselves read big-endian, as `fold` builds it).
+                    let mut word = [0u8; 8];
+                    word.copy_from_slice(chunk);
+                    let x = u64::from_le_bytes(word);
+                    let len = (non_word_mask(x).trailing_zeros() / 8) as usize;
+                    let kept = if len == 8 {
+                        x
+                    } else {
+                        x & ((1u64 << (8 * len)) - 1)
+                    };
+                    key = kept.swap_bytes() >> (8 * (8 - len));
+                    i += len;
+                    if len == 8 {
+                        while let Some(&b) = text.get(i) {
+                            if !WORD[b as usize] {
+                                break;
+                            }
+                            key = fold(key, b);
+                            i += 1;
+                        }
                     }
-                    key = fold(key, b);
+                } else {
+                    key = u64::from(c);
                     i += 1;
+                    while let Some(&b) = text.get(i) {
+                        if !WORD[b as usize] {
+                            break;
+                        }
+                        key = fold(key, b);
+                        i += 1;
+                    }
                 }
                 if c.is_ascii_uppercase() {
                     caps.push((s, i));
@@ -423,5 +499,40 @@ mod tests {
         assert_eq!(l.word_id("id card"), None);
         assert_eq!(l.word_id("電話"), None);
         assert_eq!(l.word_id(""), None);
+    }
+
+    #[test]
+    fn eight_byte_word_test_agrees_with_the_table() {
+        // Every byte value in every lane, against the byte-wise table.
+        for b in 0..=255u8 {
+            for lane in 0..8 {
+                let mut bytes = [b'a'; 8];
+                bytes[lane] = b;
+                let mask = non_word_mask(u64::from_le_bytes(bytes));
+                let flagged = mask & (0x80 << (8 * lane)) != 0;
+                assert_eq!(flagged, !WORD[b as usize], "byte {b:#x} lane {lane}");
+                assert_eq!(mask & !(0x80 << (8 * lane)), 0, "other lanes are words");
+            }
+        }
+    }
+
+    #[test]
+    fn word_keys_do_not_depend_on_where_the_text_ends() {
+        // The eight-byte path and the byte-wise tail must build the same key.
+        let l = lex(&["card", "Internationalisation", "passport"]);
+        for t in [
+            "card",
+            "card!",
+            "passport no",
+            "a passport",
+            "Internationalisation x",
+        ] {
+            let padded = format!("{t}          ");
+            let mut a = hits(&l, t);
+            let b = hits(&l, &padded);
+            a.retain(|h| h.1 <= t.len());
+            assert_eq!(a, b, "{t}");
+            assert!(!a.is_empty(), "{t}");
+        }
     }
 }
