@@ -2,7 +2,9 @@
 //! pattern set of issue 3 whole, split into credentials and personal data,
 //! and with each pattern left out in turn (4 KB of the benchmark text); and
 //! the injection rule regexes as compiled against byte-wise gaps (1 KB,
-//! prepared). Microseconds per `find_iter` pass, one thread.
+//! prepared). Microseconds per `find_iter` pass, one thread. Also the floor
+//! of any lazy-DFA pass (two trivial patterns) and the bare DFA walk, one
+//! chain and two interleaved.
 //!
 //! `cargo run --release -p palisade-detect --example regex_costs`
 #![allow(missing_docs, clippy::unwrap_used, clippy::print_stdout)]
@@ -14,6 +16,7 @@ use palisade_detect::classify::injection::RULES;
 use palisade_detect::classify::model::compiled_pattern;
 use palisade_detect::decode::{Work, prepare};
 use palisade_detect::{pii, secrets};
+use regex_automata::hybrid::{self, dfa};
 use regex_automata::meta::{self, Regex};
 use regex_automata::{Input, MatchKind, util::syntax};
 
@@ -48,6 +51,93 @@ fn micros(re: &Regex, t: &str, n: u32) -> f64 {
     start.elapsed().as_secs_f64() / f64::from(n) * 1e6
 }
 
+/// One DFA walk over `t` from `start`, counting match states, restarting
+/// after a dead state: the transitions alone, with no search bookkeeping.
+fn walk(d: &dfa::DFA, c: &mut dfa::Cache, t: &[u8], from: usize, to: usize) -> usize {
+    let mut sid = d
+        .start_state_forward(c, &Input::new(t).range(from..))
+        .unwrap();
+    let mut matches = 0;
+    for (i, &b) in t.iter().enumerate().take(to).skip(from) {
+        sid = if sid.is_tagged() {
+            d.next_state(c, sid, b).unwrap()
+        } else {
+            d.next_state_untagged(c, sid, b)
+        };
+        matches += usize::from(sid.is_match());
+        if sid.is_dead() {
+            sid = d
+                .start_state_forward(c, &Input::new(t).range(i + 1..))
+                .unwrap();
+        }
+    }
+    matches
+}
+
+/// The same walk over the two halves of `t` stepped together, so the two
+/// dependent chains of table loads can overlap.
+fn walk_two(d: &dfa::DFA, c: &mut dfa::Cache, t: &[u8]) -> usize {
+    let mid = t.len() / 2;
+    let mut a = d.start_state_forward(c, &Input::new(t)).unwrap();
+    let mut b = d
+        .start_state_forward(c, &Input::new(t).range(mid..))
+        .unwrap();
+    let mut matches = 0;
+    for i in 0..mid {
+        let (x, y) = (t[i], t[mid + i]);
+        if !a.is_tagged() && !b.is_tagged() {
+            a = d.next_state_untagged(c, a, x);
+            b = d.next_state_untagged(c, b, y);
+            continue;
+        }
+        a = d.next_state(c, a, x).unwrap();
+        b = d.next_state(c, b, y).unwrap();
+        matches += usize::from(a.is_match()) + usize::from(b.is_match());
+        if a.is_dead() {
+            a = d
+                .start_state_forward(c, &Input::new(t).range(i + 1..))
+                .unwrap();
+        }
+        if b.is_dead() {
+            b = d
+                .start_state_forward(c, &Input::new(t).range(mid + i + 1..))
+                .unwrap();
+        }
+    }
+    matches
+}
+
+/// Microseconds of the bare forward DFA walk over `t`, one chain and two.
+fn dfa_walks(patterns: &[&str], t: &str) {
+    let re = hybrid::regex::Builder::new()
+        .syntax(syntax::Config::new().unicode(false).utf8(false))
+        .dfa(
+            dfa::Config::new()
+                .match_kind(MatchKind::LeftmostFirst)
+                .cache_capacity(8 << 20),
+        )
+        .build_many(patterns)
+        .unwrap();
+    let d = re.forward();
+    let mut c = dfa::Cache::new(d);
+    let t = t.as_bytes();
+    let time = |f: &mut dyn FnMut() -> usize| {
+        for _ in 0..2000 {
+            black_box(f());
+        }
+        let start = Instant::now();
+        for _ in 0..20_000 {
+            black_box(f());
+        }
+        start.elapsed().as_secs_f64() / 20_000.0 * 1e6
+    };
+    let one = time(&mut || walk(d, &mut c, black_box(t), 0, t.len()));
+    let two = time(&mut || walk_two(d, &mut c, black_box(t)));
+    println!(
+        "  bare DFA walk, no search bookkeeping: {one:.1} us, two interleaved halves: {two:.1} us"
+    );
+}
+
 fn main() {
     let t = text::mixed(4096);
     let credentials: Vec<&str> = secrets::FORMATS
@@ -75,6 +165,17 @@ fn main() {
         })
         .fold(f64::MIN, f64::max);
     println!("  most saved by leaving one pattern out: {most:.1} us");
+    // The floor: two trivial patterns with no literal for a prefilter still
+    // make the lazy DFA step through every byte.
+    println!(
+        "  two trivial patterns, no prefilter: {:.1} us",
+        micros(
+            &pattern_set(&["[0-9]{3}-[0-9]{4}", "[A-Z]{4}[0-9]{12}"]),
+            &t,
+            2000
+        )
+    );
+    dfa_walks(&all, &t);
 
     let prepared = prepare(&text::mixed(1024), &mut Work::default()).text;
     let rules = |patterns: &[String], utf8: bool| {
