@@ -224,13 +224,15 @@ async fn proxy_endpoint(gw: Arc<Gateway>, endpoint: Endpoint, request: Request) 
     let result = async {
         check_content_type(&request)?;
         let body = read_body(request.into_body(), limits).await?;
-        let mut parsed = request::parse(endpoint, &body)?;
+        let parsed = request::parse(endpoint, &body)?;
         let route = gw
             .router
             .route(&parsed.model)
             .ok_or_else(|| ApiError::ModelNotFound(parsed.model.clone()))?;
         policy = Some(route.policy.clone());
-        let outcome = match guard::check_input(&route.policy, &mut parsed, &request_id) {
+        let (parsed, outcome) =
+            guard::check_input_async(&route.policy, parsed, body.len(), &request_id).await;
+        let outcome = match outcome {
             Ok(outcome) => outcome,
             Err(stopped) => {
                 verdicts = stopped.verdicts;
@@ -255,7 +257,7 @@ async fn proxy_endpoint(gw: Arc<Gateway>, endpoint: Endpoint, request: Request) 
                 status,
                 body,
                 upstream,
-            } => match guard::check_output_json(&session, &body) {
+            } => match guard::check_output_json_async(&session, &body).await {
                 Ok(checked) => {
                     verdicts.extend(checked.verdicts);
                     Ok(Relayed::Json {
