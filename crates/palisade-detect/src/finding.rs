@@ -371,6 +371,32 @@ pub fn trim_to_content(text: &str, start: usize, end: usize) -> Option<(usize, u
     Some((start + first, start + last))
 }
 
+/// The common case: no two non-empty, non-verdict findings share a byte.
+/// Then every such finding is kept whole and only the order matters: by
+/// start and end, a verdict after a finding with the same span (as the
+/// general path orders them). Returns `None` (leaving `findings` as it
+/// was, possibly reordered) when some overlap needs resolving.
+fn no_overlaps(findings: &mut Vec<Finding>) -> Option<Vec<Finding>> {
+    findings.sort_by(|a, b| {
+        a.start
+            .cmp(&b.start)
+            .then_with(|| a.end.cmp(&b.end))
+            .then_with(|| a.kind.is_verdict().cmp(&b.kind.is_verdict()))
+    });
+    let mut reach = 0;
+    for f in findings.iter() {
+        if f.kind.is_verdict() || f.start >= f.end {
+            continue;
+        }
+        if f.start < reach {
+            return None;
+        }
+        reach = f.end;
+    }
+    findings.retain(|f| f.kind.is_verdict() || f.start < f.end);
+    Some(std::mem::take(findings))
+}
+
 /// Resolves overlapping findings in `text` deterministically: the higher
 /// score wins, then the longer span, then the earlier start, then the
 /// smaller kind. A finding that loses part of its span keeps the rest,
@@ -379,7 +405,10 @@ pub fn trim_to_content(text: &str, start: usize, end: usize) -> Option<(usize, u
 /// dropped, as are empty findings. The result is sorted by start offset
 /// and has no overlaps, except that verdict findings ([`Kind::is_verdict`])
 /// are kept as they are and may overlap anything.
-pub fn resolve_overlaps(text: &str, findings: Vec<Finding>) -> Vec<Finding> {
+pub fn resolve_overlaps(text: &str, mut findings: Vec<Finding>) -> Vec<Finding> {
+    if let Some(sorted) = no_overlaps(&mut findings) {
+        return sorted;
+    }
     // Decide on indices, then move each finding once: findings are large,
     // and sorting them by value cost more than the decisions themselves.
     let mut order: Vec<usize> = (0..findings.len())
@@ -492,6 +521,39 @@ mod tests {
             let json = serde_json::to_string(k).unwrap();
             assert_eq!(json, format!("\"{}\"", k.as_str()));
         }
+    }
+
+    #[test]
+    fn verdicts_follow_findings_with_the_same_span() {
+        let text = "x".repeat(64);
+        let mut verdict = f(Kind::PromptInjection, 0, 10, 0.9);
+        verdict.reason = "v".into();
+        let spans = |v: &[Finding]| -> Vec<(Kind, usize, usize)> {
+            v.iter().map(|x| (x.kind, x.start, x.end)).collect()
+        };
+        // Overlap-free input (fast path) and overlapping input (general
+        // path) order a verdict the same way.
+        let quick = resolve_overlaps(&text, vec![verdict.clone(), f(Kind::Email, 0, 10, 0.5)]);
+        assert_eq!(
+            spans(&quick),
+            [(Kind::Email, 0, 10), (Kind::PromptInjection, 0, 10)]
+        );
+        let general = resolve_overlaps(
+            &text,
+            vec![
+                verdict,
+                f(Kind::Email, 0, 10, 0.5),
+                f(Kind::Phone, 5, 12, 0.4),
+            ],
+        );
+        assert_eq!(
+            spans(&general),
+            [
+                (Kind::Email, 0, 10),
+                (Kind::PromptInjection, 0, 10),
+                (Kind::Phone, 10, 12)
+            ]
+        );
     }
 
     #[test]

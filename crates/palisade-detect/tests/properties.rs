@@ -171,6 +171,40 @@ proptest! {
     }
 
     #[test]
+    fn disjoint_findings_come_back_whole_and_in_order(
+        spans in proptest::collection::vec((0usize..6, 0usize..8, 0u8..5), 0..20),
+        rotate in 0usize..20,
+    ) {
+        // Findings laid end to end with gaps (some empty), handed over in a
+        // rotated order: the fast path for overlap-free input must agree
+        // with the definition.
+        let mut at = 0;
+        let mut findings: Vec<Finding> = spans
+            .iter()
+            .enumerate()
+            .map(|(i, &(gap, len, score))| {
+                at += gap;
+                let f = Finding {
+                    kind: [Kind::Email, Kind::Phone, Kind::Person][i % 3],
+                    start: at,
+                    end: at + len,
+                    score: f32::from(score) / 4.0,
+                    detector: std::borrow::Cow::Borrowed("t"),
+                    reason: format!("{i}"),
+                };
+                at += len;
+                f
+            })
+            .collect();
+        if !findings.is_empty() {
+            let k = rotate % findings.len();
+            findings.rotate_left(k);
+        }
+        let text = "x".repeat(256);
+        prop_assert_eq!(resolve_overlaps(&text, findings.clone()), resolve_naively(findings));
+    }
+
+    #[test]
     fn scan_never_panics_and_spans_are_well_formed(text in any::<String>()) {
         let fs = scanner().scan(&text);
         let mut last = 0;
