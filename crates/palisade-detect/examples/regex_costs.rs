@@ -138,6 +138,31 @@ fn dfa_walks(patterns: &[&str], t: &str) {
     );
 }
 
+/// The pass when other work has pushed its lazy-DFA tables out of the CPU
+/// caches in between (as the scanner's other passes do): a read sweep of
+/// 256 KB and 1 MB between passes, which are not timed.
+fn cache_pressure(re: &Regex, t: &str) {
+    for sweep_kb in [256usize, 1024] {
+        let buf = vec![1u8; sweep_kb * 1024];
+        let n = 20_000;
+        let mut timed = 0.0;
+        let mut sum = 0u64;
+        for _ in 0..n {
+            for line in buf.chunks(64) {
+                sum = sum.wrapping_add(u64::from(black_box(line[0])));
+            }
+            let start = Instant::now();
+            black_box(re.find_iter(Input::new(black_box(t))).count());
+            timed += start.elapsed().as_secs_f64();
+        }
+        black_box(sum);
+        println!(
+            "  after a {sweep_kb} KB sweep of other memory: {:.1} us",
+            timed / f64::from(n) * 1e6
+        );
+    }
+}
+
 fn main() {
     let t = text::mixed(4096);
     let credentials: Vec<&str> = secrets::FORMATS
@@ -176,6 +201,7 @@ fn main() {
         )
     );
     dfa_walks(&all, &t);
+    cache_pressure(&pattern_set(&all), &t);
 
     let prepared = prepare(&text::mixed(1024), &mut Work::default()).text;
     let rules = |patterns: &[String], utf8: bool| {
