@@ -1653,8 +1653,7 @@ fn validate_rule(r: &Rule, text: &str, s: usize, e: usize, config: &Config) -> O
             verdict(k, ps, e - 1, sc, note)
         }
         Check::Iban => {
-            let cc = m.get(..2)?;
-            let want = validate::iban_length(cc)?;
+            let want = validate::iban_length(&m.get(..2)?.to_ascii_uppercase())?;
             // Take exactly `want` alphanumerics from the start.
             let mut n = 0;
             let mut end = s;
@@ -1688,6 +1687,17 @@ fn validate_rule(r: &Rule, text: &str, s: usize, e: usize, config: &Config) -> O
             }
             validate::card_network(&d)?;
             verdict(k, s, e, sc, "Luhn check and issuer range passed")
+        }
+        Check::CardAnyIssuer => {
+            let d = validate::digits(m);
+            if !(13..=19).contains(&d.len())
+                || !consistent_separators(m)
+                || !validate::luhn_digits(&d)
+                || d.iter().all(|&x| x == d[0])
+            {
+                return None;
+            }
+            verdict(k, s, e, sc, "Luhn check passed, issuer range unknown")
         }
         Check::ChinaId => validate::china_id(m).then_some(Verdict {
             start: s,

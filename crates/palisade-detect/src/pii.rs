@@ -18,6 +18,8 @@ pub enum Check {
     Iban,
     /// Luhn + issuer range.
     Card,
+    /// Luhn only, 13–19 digits (context-gated: a card word is near).
+    CardAnyIssuer,
     /// China resident ID MOD 11-2.
     ChinaId,
     /// HKID check digit.
@@ -157,7 +159,7 @@ pub const PII_RULES: &[Rule] = &[
     r(
         "iban",
         Kind::Iban,
-        r"\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b",
+        r"\b[A-Za-z]{2}[0-9]{2}(?: ?[A-Za-z0-9]{4}){2,7}(?: ?[A-Za-z0-9]{1,4})?\b",
         Check::Iban,
         0.95,
         BANK,
@@ -510,6 +512,21 @@ pub const PII_RULES: &[Rule] = &[
 /// keywords (gated rules): they would be far too noisy on their own.
 /// `(rule, context groups that open the window)`.
 pub const GATED_RULES: &[(Rule, u32)] = &[
+    (
+        // A Luhn-valid number right after a card word is a card even when
+        // its prefix is in no published issuer range (new or private-label
+        // ranges, the test numbers of payment providers).
+        r(
+            "credit_card_any_issuer",
+            Kind::CreditCard,
+            r"\b[0-9]{4}(?:[ -]?[0-9]{4}){2,3}(?:[ -]?[0-9]{1,3})?\b",
+            Check::CardAnyIssuer,
+            0.75,
+            CARD,
+            Lead::Digit,
+        ),
+        CARD,
+    ),
     (
         r(
             "passport",

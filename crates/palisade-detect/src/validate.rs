@@ -215,7 +215,13 @@ pub fn mod97(s: &str) -> Option<u32> {
 
 /// IBAN: country length table plus ISO 13616 mod-97 == 1.
 pub fn iban(s: &str) -> bool {
-    let c = compact_alnum(s);
+    // Written in lower case by hand as often as in upper case; one case
+    // throughout, as banks print it or as a person types it.
+    let letters = || s.bytes().filter(u8::is_ascii_alphabetic);
+    if !letters().all(|b| b.is_ascii_uppercase()) && !letters().all(|b| b.is_ascii_lowercase()) {
+        return false;
+    }
+    let c = compact_alnum(s).to_ascii_uppercase();
     if c.len() < 15 || c.len() > 34 {
         return false;
     }

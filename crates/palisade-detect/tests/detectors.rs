@@ -100,10 +100,37 @@ fn credit_cards() {
         "4111 1111 1111 1112",
         Kind::CreditCard,
     );
-    // Luhn-valid but no issuer range.
+    // Luhn-valid but no issuer range: not a card on its own...
     not_found(
         "id 1234 5678 9012 3452",
         "1234 5678 9012 3452",
+        Kind::CreditCard,
+    );
+    // ...but a card right after a card word, in any grouping.
+    found(
+        "my card 1234 5678 9012 3452 was declined",
+        "1234 5678 9012 3452",
+        Kind::CreditCard,
+    );
+    found(
+        "What's your credit card? 3522235032377454",
+        "3522235032377454",
+        Kind::CreditCard,
+    );
+    found(
+        "信用卡 3521-2137-6441-8045",
+        "3521-2137-6441-8045",
+        Kind::CreditCard,
+    );
+    // The card word does not rescue a failed checksum or a repeated digit.
+    not_found(
+        "my card 1234 5678 9012 3453",
+        "1234 5678 9012 3453",
+        Kind::CreditCard,
+    );
+    not_found(
+        "card 0000 0000 0000 0000",
+        "0000 0000 0000 0000",
         Kind::CreditCard,
     );
     // Mixed separators.
@@ -126,6 +153,24 @@ fn iban() {
     not_found(
         "code DE8937040044053201300",
         "DE8937040044053201300",
+        Kind::Iban,
+    );
+    // Typed in lower case: the same checks apply.
+    positive_everywhere("gb82 west 1234 5698 7654 32", Kind::Iban);
+    found(
+        "my iban is de89370400440532013000",
+        "de89370400440532013000",
+        Kind::Iban,
+    );
+    not_found(
+        "iban gb82 west 1234 5698 7654 33",
+        "gb82 west 1234 5698 7654 33",
+        Kind::Iban,
+    );
+    // Mixed case is not how an IBAN is written.
+    not_found(
+        "ref Gb82 West 1234 5698 7654 32",
+        "Gb82 West 1234 5698 7654 32",
         Kind::Iban,
     );
 }
