@@ -10,6 +10,8 @@
 //! Workloads: `injection`, `toxicity` (score), `pipeline` (Scanner::scan with
 //! every detector and both classifiers), `patterns` (Scanner::scan without
 //! the classifiers). Arguments: workload, text size in bytes, iterations.
+//! `PROFILE_TEXT=FILE` scans that file instead of the generated text;
+//! workload `dump` prints the generated text.
 #![allow(missing_docs, clippy::unwrap_used, clippy::print_stdout)]
 
 use std::hint::black_box;
@@ -31,6 +33,15 @@ fn main() {
         cut -= 1;
     }
     t.truncate(cut);
+    // Another text instead of the generated one, to compare inputs (the
+    // size argument is then ignored).
+    if let Some(path) = std::env::var_os("PROFILE_TEXT") {
+        t = std::fs::read_to_string(path).unwrap();
+    }
+    if mode == "dump" {
+        print!("{t}");
+        return;
+    }
     let mut acc = 0usize;
     match mode {
         "injection" => {
