@@ -15,6 +15,7 @@ use std::time::Instant;
 use palisade_detect::classify::injection::RULES;
 use palisade_detect::classify::model::compiled_pattern;
 use palisade_detect::decode::{Work, prepare};
+use palisade_detect::engine::build_regex;
 use palisade_detect::{pii, secrets};
 use regex_automata::hybrid::{self, dfa};
 use regex_automata::meta::{self, Regex};
@@ -23,20 +24,9 @@ use regex_automata::{Input, MatchKind, util::syntax};
 #[path = "../benches/support/text.rs"]
 mod text;
 
-/// The scanner's build settings (engine.rs `build_regex`).
+/// The pattern set as the scanner compiles it.
 fn pattern_set(patterns: &[&str]) -> Regex {
-    meta::Builder::new()
-        .syntax(syntax::Config::new().unicode(false).utf8(false))
-        .configure(
-            meta::Config::new()
-                .match_kind(MatchKind::LeftmostFirst)
-                .utf8_empty(false)
-                .nfa_size_limit(Some(256 << 20))
-                .hybrid_cache_capacity(8 << 20)
-                .which_captures(regex_automata::nfa::thompson::WhichCaptures::Implicit),
-        )
-        .build_many(patterns)
-        .unwrap()
+    build_regex(patterns).unwrap()
 }
 
 /// Mean microseconds of one pass over `t`, after a warm-up.
@@ -51,14 +41,12 @@ fn micros(re: &Regex, t: &str, n: u32) -> f64 {
     start.elapsed().as_secs_f64() / f64::from(n) * 1e6
 }
 
-/// One DFA walk over `t` from `start`, counting match states, restarting
+/// One DFA walk over `t`, counting match states, restarting
 /// after a dead state: the transitions alone, with no search bookkeeping.
-fn walk(d: &dfa::DFA, c: &mut dfa::Cache, t: &[u8], from: usize, to: usize) -> usize {
-    let mut sid = d
-        .start_state_forward(c, &Input::new(t).range(from..))
-        .unwrap();
+fn walk(d: &dfa::DFA, c: &mut dfa::Cache, t: &[u8]) -> usize {
+    let mut sid = d.start_state_forward(c, &Input::new(t)).unwrap();
     let mut matches = 0;
-    for (i, &b) in t.iter().enumerate().take(to).skip(from) {
+    for (i, &b) in t.iter().enumerate() {
         sid = if sid.is_tagged() {
             d.next_state(c, sid, b).unwrap()
         } else {
@@ -131,7 +119,7 @@ fn dfa_walks(patterns: &[&str], t: &str) {
         }
         start.elapsed().as_secs_f64() / 20_000.0 * 1e6
     };
-    let one = time(&mut || walk(d, &mut c, black_box(t), 0, t.len()));
+    let one = time(&mut || walk(d, &mut c, black_box(t)));
     let two = time(&mut || walk_two(d, &mut c, black_box(t)));
     println!(
         "  bare DFA walk, no search bookkeeping: {one:.1} us, two interleaved halves: {two:.1} us"
@@ -202,6 +190,18 @@ fn main() {
     );
     dfa_walks(&all, &t);
     cache_pressure(&pattern_set(&all), &t);
+    let re = pattern_set(&all);
+    let mut cache = re.create_cache();
+    let empty = cache.memory_usage();
+    let mut at = 0;
+    while let Some(m) = re.search_with(&mut cache, &Input::new(&t).range(at..)) {
+        at = m.end();
+    }
+    println!(
+        "  search cache (lazy DFAs and the rest): {} KB empty, {} KB after one pass",
+        empty / 1024,
+        cache.memory_usage() / 1024
+    );
 
     let prepared = prepare(&text::mixed(1024), &mut Work::default()).text;
     let rules = |patterns: &[String], utf8: bool| {

@@ -161,7 +161,10 @@ fn syntax_config() -> syntax::Config {
     syntax::Config::new().unicode(false).utf8(false)
 }
 
-fn build_regex<P: AsRef<str>>(patterns: &[P]) -> Result<Regex, Error> {
+/// Compiles `patterns` into one leftmost-first regex with the scanner's
+/// settings (bytes, not UTF-8; a large lazy-DFA cache). Public so that the
+/// cost examples measure exactly the automaton the scanner runs.
+pub fn build_regex<P: AsRef<str>>(patterns: &[P]) -> Result<Regex, Error> {
     meta::Builder::new()
         .syntax(syntax_config())
         .configure(

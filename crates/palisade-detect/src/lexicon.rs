@@ -81,6 +81,12 @@ fn non_word_mask(x: u64) -> u64 {
     !word & HIGH
 }
 
+/// The folded key of a whole word, as the walk in [`Lexicon::find`] builds
+/// it.
+fn word_key(w: &[u8]) -> u64 {
+    w.iter().fold(0, |k, &b| fold(k, b))
+}
+
 /// Slot index for a folded word key.
 #[inline]
 fn slot_of(key: u64, len: usize, mask: usize) -> usize {
@@ -161,7 +167,7 @@ impl LexiconBuilder {
         let mut slots = vec![Slot::default(); size];
         let mut filter = vec![0u64; FILTER_BITS / 64];
         for (i, (head, _, _)) in heads.iter().enumerate() {
-            let key = head.iter().fold(0, |k, &b| fold(k, b));
+            let key = word_key(head);
             let bit = filter_bit(key, head.len());
             filter[bit / 64] |= 1 << (bit % 64);
             let mut at = slot_of(key, head.len(), size - 1);
@@ -288,7 +294,7 @@ impl Lexicon {
         if w.is_empty() || !w.iter().all(|&b| WORD[b as usize]) {
             return None;
         }
-        let key = w[1..].iter().fold(u64::from(w[0]), |k, &b| fold(k, b));
+        let key = word_key(w);
         let &(_, from, to) = self.head(w, key)?;
         self.patterns[from as usize..to as usize]
             .iter()
@@ -312,34 +318,28 @@ impl Lexicon {
                     continue;
                 }
                 let s = i;
-                let mut key;
-                if let Some(chunk) = text.get(i..i + 8) {
-                    // Eight bytes at once: the word's length within them,
-                    // and its key (for up to eight bytes, the bytes
-                    // themselves read big-endian, as `fold` builds it).
-                    let mut word = [0u8; 8];
-                    word.copy_from_slice(chunk);
-                    let x = u64::from_le_bytes(word);
-                    let len = (non_word_mask(x).trailing_zeros() / 8) as usize;
-                    let kept = if len == 8 {
-                        x
-                    } else {
-                        x & ((1u64 << (8 * len)) - 1)
-                    };
-                    key = kept.swap_bytes() >> (8 * (8 - len));
-                    i += len;
-                    if len == 8 {
-                        while let Some(&b) = text.get(i) {
-                            if !WORD[b as usize] {
-                                break;
-                            }
-                            key = fold(key, b);
-                            i += 1;
-                        }
+                // Eight bytes at once where the text has them: the word's
+                // length within them, and its key (for up to eight bytes,
+                // the bytes themselves read big-endian, as `fold` builds
+                // it). A word that fills them, or a text end closer than
+                // eight bytes, continues byte by byte.
+                let (mut key, len, more) = match text.get(i..i + 8) {
+                    Some(chunk) => {
+                        let mut word = [0u8; 8];
+                        word.copy_from_slice(chunk);
+                        let x = u64::from_le_bytes(word);
+                        let len = (non_word_mask(x).trailing_zeros() / 8) as usize;
+                        let kept = if len == 8 {
+                            x
+                        } else {
+                            x & ((1u64 << (8 * len)) - 1)
+                        };
+                        (kept.swap_bytes() >> (8 * (8 - len)), len, len == 8)
                     }
-                } else {
-                    key = u64::from(c);
-                    i += 1;
+                    None => (u64::from(c), 1, true),
+                };
+                i += len;
+                if more {
                     while let Some(&b) = text.get(i) {
                         if !WORD[b as usize] {
                             break;

@@ -231,14 +231,13 @@ async fn proxy_endpoint(gw: Arc<Gateway>, endpoint: Endpoint, request: Request) 
             .ok_or_else(|| ApiError::ModelNotFound(parsed.model.clone()))?;
         policy = Some(route.policy.clone());
         let (parsed, outcome) =
-            guard::check_input_async(&route.policy, parsed, body.len(), &request_id).await;
-        let outcome = match outcome {
-            Ok(outcome) => outcome,
-            Err(stopped) => {
-                verdicts = stopped.verdicts;
-                return Err(stopped.error);
-            }
-        };
+            match guard::check_input_async(&route.policy, parsed, body.len(), &request_id).await {
+                Ok(checked) => checked,
+                Err(stopped) => {
+                    verdicts = stopped.verdicts;
+                    return Err(stopped.error);
+                }
+            };
         verdicts = outcome.verdicts;
         let body = outcome.rewritten.unwrap_or(body);
         let session = Arc::new(outcome.session);

@@ -175,6 +175,33 @@ fn char_grams(b: &[u8], bits: u8, mut sink: impl FnMut(usize, &[u32])) {
     }
 }
 
+/// Emits the finished word `[s, e)` with hash `h`, and the pair it forms
+/// with the previous word of the same sentence (`prev`, which it becomes).
+fn push_word(
+    out: &mut Vec<Emission>,
+    prev: &mut Option<(u64, u32)>,
+    bits: u8,
+    s: usize,
+    e: usize,
+    h: u64,
+) {
+    out.push(Emission {
+        start: s as u32,
+        end: e as u32,
+        index: bucket(mix(h, WORD_SEED), bits),
+        gram: Gram::Word,
+    });
+    if let Some((ph, ps)) = *prev {
+        out.push(Emission {
+            start: ps,
+            end: e as u32,
+            index: bucket(mix(mix(ph, PAIR_SEED), h), bits),
+            gram: Gram::WordPair,
+        });
+    }
+    *prev = Some((h, s as u32));
+}
+
 /// Appends the word unigram and bigram emissions of `text` to `out`.
 pub fn word_grams(text: &str, bits: u8, out: &mut Vec<Emission>) {
     let bits = bits.clamp(8, 24);
@@ -182,24 +209,9 @@ pub fn word_grams(text: &str, bits: u8, out: &mut Vec<Emission>) {
     let n = b.len();
     let mut prev: Option<(u64, u32)> = None;
     let mut word: Option<(usize, u64)> = None;
-    let flush =
-        |out: &mut Vec<Emission>, prev: &mut Option<(u64, u32)>, s: usize, e: usize, h: u64| {
-            out.push(Emission {
-                start: s as u32,
-                end: e as u32,
-                index: bucket(mix(h, WORD_SEED), bits),
-                gram: Gram::Word,
-            });
-            if let Some((ph, ps)) = *prev {
-                out.push(Emission {
-                    start: ps,
-                    end: e as u32,
-                    index: bucket(mix(mix(ph, PAIR_SEED), h), bits),
-                    gram: Gram::WordPair,
-                });
-            }
-            *prev = Some((h, s as u32));
-        };
+    let flush = |out: &mut Vec<Emission>, prev: &mut Option<(u64, u32)>, s, e, h| {
+        push_word(out, prev, bits, s, e, h)
+    };
     let mut i = 0;
     while i < n {
         let x = b[i];
@@ -278,24 +290,9 @@ fn extract_reference(text: &str, bits: u8, out: &mut Vec<Emission>) {
     }
     let mut prev: Option<(u64, u32)> = None;
     let mut word: Option<(usize, u64)> = None;
-    let flush =
-        |out: &mut Vec<Emission>, prev: &mut Option<(u64, u32)>, s: usize, e: usize, h: u64| {
-            out.push(Emission {
-                start: s as u32,
-                end: e as u32,
-                index: bucket(mix(h, WORD_SEED), bits),
-                gram: Gram::Word,
-            });
-            if let Some((ph, ps)) = *prev {
-                out.push(Emission {
-                    start: ps,
-                    end: e as u32,
-                    index: bucket(mix(mix(ph, PAIR_SEED), h), bits),
-                    gram: Gram::WordPair,
-                });
-            }
-            *prev = Some((h, s as u32));
-        };
+    let flush = |out: &mut Vec<Emission>, prev: &mut Option<(u64, u32)>, s, e, h| {
+        push_word(out, prev, bits, s, e, h)
+    };
     for (i, c) in text.char_indices() {
         let cjk = is_cjk(c);
         if c.is_alphanumeric() && !cjk {
@@ -315,8 +312,7 @@ fn extract_reference(text: &str, bits: u8, out: &mut Vec<Emission>) {
             let mut h = WORD_SEED ^ 0xC7;
             h = mix(h, u64::from(u32::from(c)));
             flush(out, &mut prev, i, i + c.len_utf8(), h);
-        } else if !c.is_whitespace() && matches!(c, '.' | '!' | '?' | '\n' | '。' | '！' | '？')
-        {
+        } else if matches!(c, '.' | '!' | '?' | '。' | '！' | '？') {
             // Sentence punctuation breaks word bigrams.
             prev = None;
         }

@@ -662,7 +662,7 @@ pub fn check_input(
 pub const OFFLOAD_BYTES: usize = 64 * 1024;
 
 /// [`check_input`] for an async handler: bodies of [`OFFLOAD_BYTES`] or more
-/// are scanned on the blocking pool. Returns the (possibly rewritten)
+/// are scanned on the blocking pool. Gives back the (possibly rewritten)
 /// request with the outcome; if the scan task dies, the request fails
 /// closed with an internal error.
 pub async fn check_input_async(
@@ -670,34 +670,20 @@ pub async fn check_input_async(
     mut request: ProxyRequest,
     body_len: usize,
     request_id: &str,
-) -> (ProxyRequest, Result<InputOutcome, Box<Stopped>>) {
+) -> Result<(ProxyRequest, InputOutcome), Box<Stopped>> {
     if body_len < OFFLOAD_BYTES {
-        let outcome = check_input(policy, &mut request, request_id);
-        return (request, outcome);
+        let outcome = check_input(policy, &mut request, request_id)?;
+        return Ok((request, outcome));
     }
     let policy = policy.clone();
     let id = request_id.to_owned();
-    let endpoint = request.endpoint;
-    let model = request.model.clone();
-    let stream = request.stream;
-    match tokio::task::spawn_blocking(move || {
-        let outcome = check_input(&policy, &mut request, &id);
-        (request, outcome)
+    let task = tokio::task::spawn_blocking(move || {
+        check_input(&policy, &mut request, &id).map(|outcome| (request, outcome))
+    });
+    task.await.unwrap_or_else(|e| {
+        tracing::error!(request_id = %request_id, error = %e, "input scan task failed");
+        Err(stopped(ApiError::Internal, Vec::new()))
     })
-    .await
-    {
-        Ok(done) => done,
-        Err(e) => {
-            tracing::error!(request_id = %request_id, error = %e, "input scan task failed");
-            let empty = ProxyRequest {
-                endpoint,
-                model,
-                stream,
-                body: serde_json::Map::new(),
-            };
-            (empty, Err(stopped(ApiError::Internal, Vec::new())))
-        }
-    }
 }
 
 /// [`check_output_json`] for an async handler, on the blocking pool for

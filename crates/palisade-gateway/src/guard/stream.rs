@@ -596,22 +596,24 @@ mod tests {
             .clone()
     }
 
-    fn pattern_session() -> Arc<OutputSession> {
+    fn session_with(
+        policy: Arc<CompiledPolicy>,
+        restore: Vec<(String, String)>,
+    ) -> Arc<OutputSession> {
         Arc::new(OutputSession {
-            policy: patterns_only(),
-            canary: None,
-            restore: Vec::new(),
-            request_id: "req_test".into(),
-        })
-    }
-
-    fn session(restore: Vec<(String, String)>) -> Arc<OutputSession> {
-        Arc::new(OutputSession {
-            policy: standard(),
+            policy,
             canary: None,
             restore,
             request_id: "req_test".into(),
         })
+    }
+
+    fn pattern_session() -> Arc<OutputSession> {
+        session_with(patterns_only(), Vec::new())
+    }
+
+    fn session(restore: Vec<(String, String)>) -> Arc<OutputSession> {
+        session_with(standard(), restore)
     }
 
     fn chunk_event(piece: &str) -> SseEvent {
