@@ -152,6 +152,19 @@ fn harden(routes: Router) -> Router {
 
 /// Assigns the request id (the client's, when it is a sane token), logs the
 /// request, and stamps the id on the response whatever produced it.
+/// A fresh request id: a random (version 4) UUID. The bytes come from the
+/// thread's CSPRNG (ChaCha, seeded from the OS) rather than from the OS on
+/// every request: `Uuid::new_v4` made one `getrandom` system call per
+/// request.
+fn new_request_id() -> String {
+    use rand::Rng;
+    let bytes: [u8; 16] = rand::rng().random();
+    format!(
+        "req_{}",
+        uuid::Builder::from_random_bytes(bytes).into_uuid().simple()
+    )
+}
+
 async fn request_id(mut request: Request, next: Next) -> Response {
     let id = request
         .headers()
@@ -164,7 +177,7 @@ async fn request_id(mut request: Request, next: Next) -> Response {
                     .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
         })
         .map(str::to_owned)
-        .unwrap_or_else(|| format!("req_{}", uuid::Uuid::new_v4().simple()));
+        .unwrap_or_else(new_request_id);
     request.extensions_mut().insert(RequestId(id.clone()));
     let peer = request
         .extensions()
@@ -432,6 +445,18 @@ async fn method_not_allowed() -> Response {
 mod tests {
     use super::*;
     use tower::ServiceExt;
+
+    #[test]
+    fn request_ids_are_distinct_version_4_uuids() {
+        let ids: std::collections::HashSet<String> = (0..1000).map(|_| new_request_id()).collect();
+        assert_eq!(ids.len(), 1000);
+        for id in &ids {
+            let hex = id.strip_prefix("req_").unwrap();
+            let uuid = uuid::Uuid::parse_str(hex).unwrap();
+            assert_eq!(uuid.get_version_num(), 4, "{id}");
+            assert_eq!(uuid.get_variant(), uuid::Variant::RFC4122, "{id}");
+        }
+    }
 
     #[tokio::test]
     async fn a_panicking_handler_becomes_a_500_with_a_request_id() {

@@ -22,6 +22,13 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
+    /// Every endpoint, in declaration order (`ALL[e as usize] == e`).
+    pub const ALL: [Endpoint; 3] = [
+        Endpoint::ChatCompletions,
+        Endpoint::Completions,
+        Endpoint::Embeddings,
+    ];
+
     /// Path below the upstream base URL (`/chat/completions`, …).
     pub fn path(self) -> &'static str {
         match self {

@@ -23,6 +23,10 @@ pub struct Upstream {
     pub config: UpstreamConfig,
     client: reqwest::Client,
     api_key: Option<SecretString>,
+    /// For OpenAI-style upstreams, the URL of each endpoint, built once:
+    /// rebuilding it cost a URL clone, a path parse and a `format!` per
+    /// request.
+    endpoint_urls: Option<[Url; 3]>,
     /// Its circuit breaker.
     pub breaker: Breaker,
 }
@@ -151,12 +155,20 @@ impl Upstream {
             .and_then(|var| env.var(var))
             .map(SecretString::from);
         let breaker = Breaker::new(config.breaker);
-        Ok(Upstream {
+        let mut upstream = Upstream {
             config,
             client,
             api_key,
+            endpoint_urls: None,
             breaker,
-        })
+        };
+        if upstream.config.kind == UpstreamKind::OpenAi {
+            let [a, b, c] = Endpoint::ALL.map(|e| upstream.build_url(e, ""));
+            if let (Some(a), Some(b), Some(c)) = (a, b, c) {
+                upstream.endpoint_urls = Some([a, b, c]);
+            }
+        }
+        Ok(upstream)
     }
 
     /// The upstream's name.
@@ -173,6 +185,13 @@ impl Upstream {
     /// cannot be an Azure deployment (empty, or only dots, which URL
     /// normalisation would turn into path navigation).
     pub fn url(&self, endpoint: Endpoint, model: &str) -> Option<Url> {
+        if let Some(urls) = &self.endpoint_urls {
+            return Some(urls[endpoint as usize].clone());
+        }
+        self.build_url(endpoint, model)
+    }
+
+    fn build_url(&self, endpoint: Endpoint, model: &str) -> Option<Url> {
         let mut url = self.config.base_url.clone();
         let base_path = url.path().trim_end_matches('/').to_owned();
         match self.config.kind {
@@ -460,6 +479,29 @@ mod tests {
             "https://api.example.com/v1/chat/completions"
         );
         assert_eq!(u.models_url().as_str(), "https://api.example.com/v1/models");
+    }
+
+    #[test]
+    fn cached_openai_urls_equal_freshly_built_ones() {
+        for base in [
+            "https://api.example.com/v1/",
+            "http://127.0.0.1:9/v1",
+            "https://h/",
+        ] {
+            let u = upstream(UpstreamKind::OpenAi, base);
+            assert!(u.endpoint_urls.is_some());
+            for e in Endpoint::ALL {
+                for model in ["m", "gpt-4o", "../x"] {
+                    assert_eq!(u.url(e, model), u.build_url(e, model), "{base} {e:?}");
+                }
+                assert!(u.url(e, "m").unwrap().path().ends_with(e.path()));
+            }
+        }
+        assert!(
+            upstream(UpstreamKind::Azure, "https://h")
+                .endpoint_urls
+                .is_none()
+        );
     }
 
     #[test]
