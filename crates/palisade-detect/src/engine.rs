@@ -638,6 +638,8 @@ impl Scanner {
         let starts: Vec<usize> = tokens.list.iter().map(|t| t.0).collect();
         let mut last_end = 0;
         let mut produced = Produced::new(text.len(), out);
+        // Roles of the words of the name being built; reused across names.
+        let mut parts: Vec<u8> = Vec::with_capacity(8);
         for &s in &starts {
             if s < last_end {
                 continue;
@@ -650,7 +652,7 @@ impl Scanner {
             if roles & STOP_BIT != 0 && !title {
                 continue;
             }
-            let mut parts: Vec<u8> = Vec::new();
+            parts.clear();
             let mut start = s;
             let mut end = e;
             if title {
@@ -770,7 +772,10 @@ impl Scanner {
             if produced.overlaps(start, end) {
                 continue;
             }
-            let mut reason = format!("person_name: {note}");
+            let mut reason =
+                String::with_capacity(13 + note.len() + word.map_or(0, |w| w.len() + 18));
+            reason.push_str("person_name: ");
+            reason.push_str(note);
             if let Some(w) = word {
                 reason.push_str("; context word '");
                 reason.push_str(w);

@@ -383,17 +383,39 @@ fn no_overlaps(findings: &mut Vec<Finding>) -> Option<Vec<Finding>> {
             .then_with(|| a.end.cmp(&b.end))
             .then_with(|| a.kind.is_verdict().cmp(&b.kind.is_verdict()))
     });
+    // A finding that lies inside an earlier one which beats it outright
+    // (higher score, or the same score and longer) loses every byte, so it
+    // is dropped here; the nested address tails of an address are the
+    // common case. Anything else that overlaps goes to the general path.
     let mut reach = 0;
-    for f in findings.iter() {
+    let mut holder: Option<usize> = None;
+    let mut beaten: Vec<usize> = Vec::new();
+    for (i, f) in findings.iter().enumerate() {
         if f.kind.is_verdict() || f.start >= f.end {
             continue;
         }
         if f.start < reach {
+            let c = &findings[holder?];
+            let wins = c.score > f.score || (c.score == f.score && c.len() > f.len());
+            if f.end <= c.end && wins {
+                beaten.push(i);
+                continue;
+            }
             return None;
         }
         reach = f.end;
+        holder = Some(i);
     }
-    findings.retain(|f| f.kind.is_verdict() || f.start < f.end);
+    let mut index = 0;
+    let mut beaten = beaten.into_iter().peekable();
+    findings.retain(|f| {
+        let i = index;
+        index += 1;
+        if beaten.next_if_eq(&i).is_some() {
+            return false;
+        }
+        f.kind.is_verdict() || f.start < f.end
+    });
     Some(std::mem::take(findings))
 }
 

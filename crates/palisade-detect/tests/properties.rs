@@ -300,3 +300,56 @@ proptest! {
         prop_assert_eq!(twice.text, n.text);
     }
 }
+
+proptest! {
+    // Many cases: the interesting inputs (a finding nested in one that
+    // beats it, or ties with it exactly) are a small share of the space.
+    #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+
+    #[test]
+    fn nested_losers_are_dropped_as_the_definition_says(
+        outer in proptest::collection::vec((0usize..4, 1usize..10, 0u8..3), 0..10),
+        inner in proptest::collection::vec((0usize..10, 0usize..10, 0u8..3, 0usize..10), 0..12),
+        rotate in 0usize..20,
+    ) {
+        // Disjoint containers with findings inside them (some beaten
+        // outright, some not, some spilling over): whichever path runs,
+        // the result must match the definition.
+        let mut at = 0;
+        let mut findings: Vec<Finding> = Vec::new();
+        for (i, &(gap, len, score)) in outer.iter().enumerate() {
+            at += gap;
+            findings.push(Finding {
+                kind: [Kind::Email, Kind::Phone, Kind::Person][i % 3],
+                start: at,
+                end: at + len,
+                score: f32::from(score) / 4.0,
+                detector: std::borrow::Cow::Borrowed("t"),
+                reason: format!("o{i}"),
+            });
+            at += len;
+        }
+        let containers = findings.clone();
+        for (j, &(which, off, score, len)) in inner.iter().enumerate() {
+            if containers.is_empty() {
+                break;
+            }
+            let c = &containers[which % containers.len()];
+            let start = c.start + off % (c.len() + 1);
+            findings.push(Finding {
+                kind: [Kind::Email, Kind::Phone, Kind::Person][j % 3],
+                start,
+                end: start + len % (c.end - start + 2),
+                score: f32::from(score) / 4.0,
+                detector: std::borrow::Cow::Borrowed("t"),
+                reason: format!("i{j}"),
+            });
+        }
+        if !findings.is_empty() {
+            let k = rotate % findings.len();
+            findings.rotate_left(k);
+        }
+        let text = "x".repeat(256);
+        prop_assert_eq!(resolve_overlaps(&text, findings.clone()), resolve_naively(findings));
+    }
+}
