@@ -410,7 +410,7 @@ impl Scanner {
     fn scan_core(&self, text: &str) -> Vec<Finding> {
         let bytes = text.as_bytes();
         let (hits, caps) = self.keyword_hits(text);
-        let mut out: Vec<Finding> = Vec::new();
+        let mut out: Vec<Finding> = Vec::with_capacity(16);
 
         if let Some(re) = &self.regex {
             let mut at = 0;
@@ -623,7 +623,7 @@ impl Scanner {
         // Name-list tokens by start offset.
         // Hits are sorted and non-overlapping (leftmost-longest), so a
         // sorted vector with binary search replaces a hash map.
-        let mut list: Vec<(usize, (usize, u8))> = Vec::new();
+        let mut list: Vec<(usize, (usize, u8))> = Vec::with_capacity(hits.len());
         for h in hits {
             let entry = &self.entries[h.entry];
             let roles = entry.roles;
@@ -965,6 +965,8 @@ impl Scanner {
             }
         };
         let mut skip_to = 0;
+        // The words of the run being built; reused across runs.
+        let mut words: Vec<(usize, usize)> = Vec::with_capacity(3);
         for (i, &(s, e_ascii)) in caps.iter().enumerate() {
             // Cheap filter first: only a capitalised word directly followed
             // by another one can start a run.
@@ -977,7 +979,7 @@ impl Scanner {
             {
                 continue;
             }
-            let mut words: Vec<(usize, usize)> = Vec::new();
+            words.clear();
             let mut p = s;
             while words.len() < 3 {
                 let Some(e) = word_end(text, p).filter(|&e| e - p >= 2 && !stop(p, e)) else {
@@ -1262,7 +1264,7 @@ struct Produced {
 impl Produced {
     fn new(len: usize, out: &[Finding]) -> Produced {
         let mut p = Produced {
-            list: Vec::new(),
+            list: Vec::with_capacity(16),
             taken: vec![0; len / 64 + 1],
         };
         for f in out {

@@ -213,7 +213,9 @@ pub fn mod97(s: &str) -> Option<u32> {
     Some(r)
 }
 
-/// IBAN: country length table plus ISO 13616 mod-97 == 1.
+/// IBAN: country length table plus ISO 13616 mod-97 == 1. Works on the
+/// bytes in place: it runs on every IBAN-shaped candidate, and the three
+/// strings the textbook form builds cost more than the check.
 pub fn iban(s: &str) -> bool {
     // Written in lower case by hand as often as in upper case; one case
     // throughout, as banks print it or as a person types it.
@@ -221,19 +223,33 @@ pub fn iban(s: &str) -> bool {
     if !letters().all(|b| b.is_ascii_uppercase()) && !letters().all(|b| b.is_ascii_lowercase()) {
         return false;
     }
-    let c = compact_alnum(s).to_ascii_uppercase();
-    if c.len() < 15 || c.len() > 34 {
+    let mut compact = [0u8; 34];
+    let mut n = 0;
+    for b in s.bytes().filter(u8::is_ascii_alphanumeric) {
+        if n == compact.len() {
+            return false;
+        }
+        compact[n] = b.to_ascii_uppercase();
+        n += 1;
+    }
+    let c = &compact[..n];
+    if n < 15 {
         return false;
     }
-    let (cc, rest) = c.split_at(2);
-    if iban_length(cc) != Some(c.len()) {
+    let country = std::str::from_utf8(&c[..2]).unwrap_or("");
+    if iban_length(country) != Some(n) || !c[2..4].iter().all(u8::is_ascii_digit) {
         return false;
     }
-    if !rest.as_bytes().iter().take(2).all(u8::is_ascii_digit) {
-        return false;
+    // mod-97 of the account part followed by the country and check digits,
+    // letters as 10..35.
+    let mut r: u32 = 0;
+    for &b in c[4..].iter().chain(&c[..4]) {
+        r = match b {
+            b'0'..=b'9' => (r * 10 + u32::from(b - b'0')) % 97,
+            _ => (r * 100 + u32::from(b - b'A') + 10) % 97,
+        };
     }
-    let rearranged = format!("{}{}", &c[4..], &c[..4]);
-    mod97(&rearranged) == Some(1)
+    r == 1
 }
 
 /// Value of an HKID letter (A=10 … Z=35); a missing first letter counts 36.
@@ -578,18 +594,20 @@ pub fn entropy(s: &str) -> f32 {
         return 0.0;
     }
     // H = log2 n - (sum of c log2 c) / n, with c log2 c from a table: the
-    // per-symbol `log2` calls cost more than counting the bytes.
+    // per-symbol `log2` calls cost more than counting the bytes. The sum
+    // walks the value again, taking each byte's count once (then zeroing
+    // it), rather than all 256 counters: values are short.
     let table = c_log2_c();
-    let sum: f64 = counts
-        .iter()
-        .filter(|&&c| c > 0)
-        .map(|&c| {
-            table
+    let mut sum = 0.0f64;
+    for b in s.bytes() {
+        let c = std::mem::take(&mut counts[usize::from(b)]);
+        if c > 0 {
+            sum += table
                 .get(c as usize)
                 .copied()
-                .unwrap_or_else(|| f64::from(c) * f64::from(c).log2())
-        })
-        .sum();
+                .unwrap_or_else(|| f64::from(c) * f64::from(c).log2());
+        }
+    }
     let n = n as f64;
     (n.log2() - sum / n).max(0.0) as f32
 }
@@ -633,6 +651,74 @@ mod tests {
         assert!(!iban("GB82 WEST 1234 5698 7654 33"));
         assert!(!iban("GB82 WEST 1234 5698 7654"));
         assert!(!iban("XX82WEST12345698765432"));
+    }
+
+    /// The textbook statement of the IBAN check, with strings, to hold the
+    /// in-place one to.
+    fn iban_textbook(s: &str) -> bool {
+        let letters = || s.bytes().filter(u8::is_ascii_alphabetic);
+        if !letters().all(|b| b.is_ascii_uppercase()) && !letters().all(|b| b.is_ascii_lowercase())
+        {
+            return false;
+        }
+        let c = compact_alnum(s);
+        if c.len() < 15 || c.len() > 34 || iban_length(&c[..2]) != Some(c.len()) {
+            return false;
+        }
+        if !c.as_bytes()[2..4].iter().all(u8::is_ascii_digit) {
+            return false;
+        }
+        mod97(&format!("{}{}", &c[4..], &c[..4])) == Some(1)
+    }
+
+    /// A valid IBAN for the `country`-th entry of the length table, with
+    /// a random account part, in the given case and with spaces every four.
+    fn valid_iban(country: usize, account: &[u8], lower: bool, spaced: bool) -> String {
+        let (cc, len) = IBAN_LENGTHS[country % IBAN_LENGTHS.len()];
+        const ALNUM: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+        let bban: String = (0..len - 4)
+            .map(|i| char::from(ALNUM[usize::from(account.get(i).copied().unwrap_or(0)) % 36]))
+            .collect();
+        let check = 98 - mod97(&format!("{bban}{cc}00")).unwrap_or(0);
+        let plain = format!("{cc}{check:02}{bban}");
+        let plain = if lower {
+            plain.to_ascii_lowercase()
+        } else {
+            plain
+        };
+        if !spaced {
+            return plain;
+        }
+        let chunks: Vec<String> = plain
+            .as_bytes()
+            .chunks(4)
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect();
+        chunks.join(" ")
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn iban_check_matches_the_textbook_form(
+            country in 0usize..200,
+            account in proptest::collection::vec(proptest::prelude::any::<u8>(), 30),
+            lower in proptest::prelude::any::<bool>(),
+            spaced in proptest::prelude::any::<bool>(),
+            flip in 0usize..40,
+            junk in "[ A-Za-z0-9-]{0,40}",
+        ) {
+            let good = valid_iban(country, &account, lower, spaced);
+            proptest::prop_assert!(iban(&good), "{}", good);
+            // Damaged forms: one character changed, and arbitrary text.
+            let mut bytes = good.clone().into_bytes();
+            let i = flip % bytes.len();
+            bytes[i] = if bytes[i] == b'7' { b'8' } else { b'7' };
+            let bad = String::from_utf8(bytes).unwrap();
+            proptest::prop_assert_eq!(iban(&bad), iban_textbook(&bad), "{}", bad);
+            proptest::prop_assert_eq!(iban(&junk), iban_textbook(&junk), "{}", junk);
+            let mixed = format!("{}{}", &good[..good.len() / 2], junk);
+            proptest::prop_assert_eq!(iban(&mixed), iban_textbook(&mixed), "{}", mixed);
+        }
     }
 
     #[test]
@@ -715,22 +801,30 @@ mod tests {
         assert!(entropy("aB3$kL9!qZ") > 3.0);
     }
 
+    fn naive_entropy(s: &str) -> f64 {
+        let mut counts = std::collections::HashMap::new();
+        for b in s.bytes() {
+            *counts.entry(b).or_insert(0u32) += 1;
+        }
+        let n = s.len() as f64;
+        counts
+            .values()
+            .map(|&c| {
+                let p = f64::from(c) / n;
+                -p * p.log2()
+            })
+            .sum::<f64>()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn entropy_of_any_text_matches_the_definition(s in ".{0,300}") {
+            proptest::prop_assert!((f64::from(entropy(&s)) - naive_entropy(&s)).abs() < 1e-4, "{:?}", s);
+        }
+    }
+
     #[test]
     fn entropy_matches_the_definition() {
-        let naive = |s: &str| {
-            let mut counts = std::collections::HashMap::new();
-            for b in s.bytes() {
-                *counts.entry(b).or_insert(0u32) += 1;
-            }
-            let n = s.len() as f64;
-            counts
-                .values()
-                .map(|&c| {
-                    let p = f64::from(c) / n;
-                    -p * p.log2()
-                })
-                .sum::<f64>()
-        };
         let long = "ab".repeat(400);
         for s in [
             "a",
@@ -740,7 +834,10 @@ mod tests {
             "x9$Qz",
             long.as_str(),
         ] {
-            assert!((f64::from(entropy(s)) - naive(s)).abs() < 1e-5, "{s}");
+            assert!(
+                (f64::from(entropy(s)) - naive_entropy(s)).abs() < 1e-5,
+                "{s}"
+            );
         }
         assert_eq!(entropy(""), 0.0);
     }
