@@ -8,14 +8,16 @@
 //!     target/release/examples/instructions 4096 200
 //! ```
 //!
-//! Arguments: text size in bytes (default 4096) and number of scans
-//! (default 100). Instructions per byte = total / (size × scans).
+//! Arguments: text size in bytes (default 4096), number of scans (default
+//! 100), and `patterns` to count only the pattern detectors (the scanner
+//! of `benches/scan.rs`) instead of every detector including the trained
+//! classifiers. Instructions per byte = total / (size × scans).
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
 
-use palisade_detect::{Config, Finding, Scanner};
+use palisade_detect::{Config, Finding, Kind, Scanner};
 
 #[path = "../benches/support/text.rs"]
 mod text;
@@ -34,7 +36,12 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let size: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(4096);
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100);
-    let scanner = Scanner::new(Config::default()).unwrap();
+    let config = if args.next().as_deref() == Some("patterns") {
+        Config::only(Kind::ALL.iter().copied().filter(|k| !k.is_verdict()))
+    } else {
+        Config::default()
+    };
+    let scanner = Scanner::new(config).unwrap();
     let t = text::mixed(size);
     // One warm-up scan outside the counted function (lazy DFA states).
     black_box(scanner.scan(&t));
