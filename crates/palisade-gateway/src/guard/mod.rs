@@ -677,13 +677,27 @@ pub async fn check_input_async(
     }
     let policy = policy.clone();
     let id = request_id.to_owned();
-    let task = tokio::task::spawn_blocking(move || {
+    offload(request_id, Stage::Input, move || {
         check_input(&policy, &mut request, &id).map(|outcome| (request, outcome))
-    });
-    task.await.unwrap_or_else(|e| {
-        tracing::error!(request_id = %request_id, error = %e, "input scan task failed");
-        Err(stopped(ApiError::Internal, Vec::new()))
     })
+    .await
+}
+
+/// Runs `scan` on Tokio's blocking pool. If the task dies (a panic in a
+/// detector), the request fails closed with an internal error: nothing
+/// unscanned is forwarded or returned.
+async fn offload<T: Send + 'static>(
+    request_id: &str,
+    stage: Stage,
+    scan: impl FnOnce() -> Result<T, Box<Stopped>> + Send + 'static,
+) -> Result<T, Box<Stopped>> {
+    match tokio::task::spawn_blocking(scan).await {
+        Ok(result) => result,
+        Err(e) => {
+            tracing::error!(request_id = %request_id, stage = stage.as_str(), error = %e, "scan task failed");
+            Err(stopped(ApiError::Internal, Vec::new()))
+        }
+    }
 }
 
 /// [`check_output_json`] for an async handler, on the blocking pool for
@@ -697,13 +711,10 @@ pub async fn check_output_json_async(
     }
     let task_session = session.clone();
     let task_body = body.clone();
-    match tokio::task::spawn_blocking(move || check_output_json(&task_session, &task_body)).await {
-        Ok(checked) => checked,
-        Err(e) => {
-            tracing::error!(request_id = %session.request_id, error = %e, "output scan task failed");
-            Err(stopped(ApiError::Internal, Vec::new()))
-        }
-    }
+    offload(&session.request_id, Stage::Output, move || {
+        check_output_json(&task_session, &task_body)
+    })
+    .await
 }
 
 /// Adds a canary sentence to the first system (or developer) message. A
@@ -904,4 +915,25 @@ pub fn summary(verdicts: &[Verdict]) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_scan_task_that_dies_fails_closed() {
+        let result: Result<(), Box<Stopped>> =
+            offload("req_test", Stage::Input, || panic!("a detector bug")).await;
+        let stopped = result.expect_err("a dead scan must stop the request");
+        assert!(matches!(stopped.error, ApiError::Internal));
+        assert_eq!(
+            stopped.error.status(),
+            http::StatusCode::INTERNAL_SERVER_ERROR
+        );
+        assert!(stopped.verdicts.is_empty());
+        // A scan that finishes hands its result through unchanged.
+        let finished = offload("req_test", Stage::Output, || Ok(7)).await;
+        assert_eq!(finished.ok(), Some(7));
+    }
 }
