@@ -1702,7 +1702,9 @@ fn validate_rule(r: &Rule, text: &str, s: usize, e: usize, config: &Config) -> O
             verdict(k, ps, e - 1, sc, note)
         }
         Check::Iban => {
-            let want = validate::iban_length(&m.get(..2)?.to_ascii_uppercase())?;
+            let cc = m.as_bytes().get(..2)?;
+            let cc = [cc[0].to_ascii_uppercase(), cc[1].to_ascii_uppercase()];
+            let want = validate::iban_length(std::str::from_utf8(&cc).ok()?)?;
             // Take exactly `want` alphanumerics from the start.
             let mut n = 0;
             let mut end = s;

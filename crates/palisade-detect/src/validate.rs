@@ -184,10 +184,11 @@ const IBAN_LENGTHS: &[(&str, usize)] = &[
 
 /// Expected IBAN length for a country code.
 pub fn iban_length(country: &str) -> Option<usize> {
+    // The table is sorted by country code (a test checks it).
     IBAN_LENGTHS
-        .iter()
-        .find(|(c, _)| *c == country)
-        .map(|(_, n)| *n)
+        .binary_search_by(|(c, _)| (*c).cmp(country))
+        .ok()
+        .map(|i| IBAN_LENGTHS[i].1)
 }
 
 /// The IBAN with spaces removed and letters upper-cased, if it has only
@@ -261,11 +262,18 @@ fn hk_letter(c: u8) -> Option<u32> {
 /// (weights 9..2 with a blank leading letter worth 36, mod 11; Immigration
 /// Department format as documented publicly).
 pub fn hkid(s: &str) -> bool {
-    let c: Vec<u8> = s
-        .bytes()
-        .filter(u8::is_ascii_alphanumeric)
-        .map(|b| b.to_ascii_uppercase())
-        .collect();
+    // At most two letters, six digits and the check character: anything
+    // longer is rejected before it is copied.
+    let mut c = [0u8; 9];
+    let mut n = 0;
+    for b in s.bytes().filter(u8::is_ascii_alphanumeric) {
+        if n == c.len() {
+            return false;
+        }
+        c[n] = b.to_ascii_uppercase();
+        n += 1;
+    }
+    let c = &c[..n];
     let letters = c.iter().take_while(|b| b.is_ascii_uppercase()).count();
     if !(letters == 1 || letters == 2) || c.len() != letters + 7 {
         return false;
@@ -283,20 +291,27 @@ pub fn hkid(s: &str) -> bool {
 
 /// Check character for HKID letters + 6 digits.
 pub fn hkid_check(letters: &[u8], body: &[u8]) -> Option<u8> {
-    let mut vals: Vec<u32> = Vec::with_capacity(8);
+    let mut vals = [0u32; 8];
+    let mut n = 0;
+    let mut push = |v: u32| {
+        if let Some(slot) = vals.get_mut(n) {
+            *slot = v;
+        }
+        n += 1;
+    };
     if letters.len() == 1 {
-        vals.push(36);
+        push(36);
     }
     for &l in letters {
-        vals.push(hk_letter(l)?);
+        push(hk_letter(l)?);
     }
     for &d in body {
         if !d.is_ascii_digit() {
             return None;
         }
-        vals.push(u32::from(d - b'0'));
+        push(u32::from(d - b'0'));
     }
-    if vals.len() != 8 {
+    if n != 8 {
         return None;
     }
     let sum: u32 = vals.iter().zip((2..=9).rev()).map(|(v, w)| v * w).sum();
@@ -645,6 +660,16 @@ mod tests {
     }
 
     #[test]
+    fn iban_length_table_is_sorted_for_binary_search() {
+        assert!(IBAN_LENGTHS.windows(2).all(|w| w[0].0 < w[1].0));
+        for &(cc, n) in IBAN_LENGTHS {
+            assert_eq!(iban_length(cc), Some(n));
+        }
+        assert_eq!(iban_length("XX"), None);
+        assert_eq!(iban_length("gb"), None);
+    }
+
+    #[test]
     fn ibans() {
         assert!(iban("GB82 WEST 1234 5698 7654 32"));
         assert!(iban("DE89370400440532013000"));
@@ -718,6 +743,62 @@ mod tests {
             proptest::prop_assert_eq!(iban(&junk), iban_textbook(&junk), "{}", junk);
             let mixed = format!("{}{}", &good[..good.len() / 2], junk);
             proptest::prop_assert_eq!(iban(&mixed), iban_textbook(&mixed), "{}", mixed);
+        }
+    }
+
+    /// The allocating form [`hkid`] had before, to hold the in-place one to.
+    fn hkid_reference(s: &str) -> bool {
+        let c: Vec<u8> = s
+            .bytes()
+            .filter(u8::is_ascii_alphanumeric)
+            .map(|b| b.to_ascii_uppercase())
+            .collect();
+        let letters = c.iter().take_while(|b| b.is_ascii_uppercase()).count();
+        if !(letters == 1 || letters == 2) || c.len() != letters + 7 {
+            return false;
+        }
+        let body = &c[letters..letters + 6];
+        if !body.iter().all(u8::is_ascii_digit) {
+            return false;
+        }
+        let check = c[letters + 6];
+        match hkid_check_reference(&c[..letters], body) {
+            Some(expected) => expected == check,
+            None => false,
+        }
+    }
+
+    fn hkid_check_reference(letters: &[u8], body: &[u8]) -> Option<u8> {
+        let mut vals: Vec<u32> = Vec::with_capacity(8);
+        if letters.len() == 1 {
+            vals.push(36);
+        }
+        for &l in letters {
+            vals.push(hk_letter(l)?);
+        }
+        for &d in body {
+            if !d.is_ascii_digit() {
+                return None;
+            }
+            vals.push(u32::from(d - b'0'));
+        }
+        if vals.len() != 8 {
+            return None;
+        }
+        let sum: u32 = vals.iter().zip((2..=9).rev()).map(|(v, w)| v * w).sum();
+        let r = (11 - sum % 11) % 11;
+        Some(match r {
+            10 => b'A',
+            d => b'0' + d as u8,
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn hkid_check_matches_the_allocating_form(
+            s in "[A-Za-z ]{0,3}[0-9]{5,7}[ (]{0,2}[0-9Aa]?[)]?[0-9A-Z]{0,2}",
+        ) {
+            proptest::prop_assert_eq!(hkid(&s), hkid_reference(&s), "{}", s);
         }
     }
 
