@@ -1276,27 +1276,28 @@ impl Produced {
     }
 
     fn mark(&mut self, s: usize, e: usize) {
-        let e = e.min(self.taken.len() * 64);
-        let mut b = s;
-        while b < e {
-            let bits = (e - b).min(64 - b % 64);
-            self.taken[b / 64] |= range_mask(b % 64, bits);
-            b += bits;
+        for (w, mask) in Self::words(s, e.min(self.taken.len() * 64)) {
+            self.taken[w] |= mask;
         }
     }
 
     /// True when `[s, e)` shares a byte with a finding seen so far.
     fn overlaps(&self, s: usize, e: usize) -> bool {
-        let e = e.min(self.taken.len() * 64);
+        Self::words(s, e.min(self.taken.len() * 64)).any(|(w, mask)| self.taken[w] & mask != 0)
+    }
+
+    /// The bitmap words covering bytes `[s, e)`, each with the mask of the
+    /// bits in range: 64 bytes per step instead of one.
+    fn words(s: usize, e: usize) -> impl Iterator<Item = (usize, u64)> {
         let mut b = s;
-        while b < e {
-            let bits = (e - b).min(64 - b % 64);
-            if self.taken[b / 64] & range_mask(b % 64, bits) != 0 {
-                return true;
-            }
-            b += bits;
-        }
-        false
+        std::iter::from_fn(move || {
+            (b < e).then(|| {
+                let bits = (e - b).min(64 - b % 64);
+                let word = (b / 64, range_mask(b % 64, bits));
+                b += bits;
+                word
+            })
+        })
     }
 
     fn push(&mut self, f: Finding) {
@@ -1509,8 +1510,6 @@ fn capitalised(w: &[u8]) -> bool {
         && (w.len() < 2 || w[1..].iter().any(u8::is_ascii_lowercase))
 }
 
-/// End of a capitalised word (any script with case: `Šárka`, `Ottová`)
-/// starting at byte `p`, or `None`. An initial such as `J.` counts.
 /// `parts` joined into one string allocated once: `format!` costs more
 /// than the rest of building a finding.
 fn joined(parts: &[&str]) -> String {
@@ -1521,6 +1520,8 @@ fn joined(parts: &[&str]) -> String {
     s
 }
 
+/// End of a capitalised word (any script with case: `Šárka`, `Ottová`)
+/// starting at byte `p`, or `None`. An initial such as `J.` counts.
 fn word_end(text: &str, p: usize) -> Option<usize> {
     let rest = text.get(p..)?;
     let b = rest.as_bytes();

@@ -371,22 +371,22 @@ pub fn trim_to_content(text: &str, start: usize, end: usize) -> Option<(usize, u
     Some((start + first, start + last))
 }
 
-/// The common case: no two non-empty, non-verdict findings share a byte.
-/// Then every such finding is kept whole and only the order matters: by
-/// start and end, a verdict after a finding with the same span (as the
-/// general path orders them). Returns `None` (leaving `findings` as it
-/// was, possibly reordered) when some overlap needs resolving.
-fn no_overlaps(findings: &mut Vec<Finding>) -> Option<Vec<Finding>> {
+/// The common cases, resolved without claims: no two non-empty,
+/// non-verdict findings share a byte, except findings nested inside one
+/// that beats them outright (dropped: they would lose every byte). The
+/// survivors are kept whole and only the order matters: by start and end,
+/// a verdict after a finding with the same span (as the general path
+/// orders them). Returns `None` (leaving `findings` as it was, possibly
+/// reordered) when some overlap needs resolving.
+fn quick_resolve(findings: &mut Vec<Finding>) -> Option<Vec<Finding>> {
     findings.sort_by(|a, b| {
         a.start
             .cmp(&b.start)
             .then_with(|| a.end.cmp(&b.end))
             .then_with(|| a.kind.is_verdict().cmp(&b.kind.is_verdict()))
     });
-    // A finding that lies inside an earlier one which beats it outright
-    // (higher score, or the same score and longer) loses every byte, so it
-    // is dropped here; the nested address tails of an address are the
-    // common case. Anything else that overlaps goes to the general path.
+    // Nested losers: the address tails inside an address are the common
+    // case. Anything else that overlaps goes to the general path.
     let mut reach = 0;
     let mut holder: Option<usize> = None;
     let mut beaten: Vec<usize> = Vec::new();
@@ -406,16 +406,11 @@ fn no_overlaps(findings: &mut Vec<Finding>) -> Option<Vec<Finding>> {
         reach = f.end;
         holder = Some(i);
     }
-    let mut index = 0;
-    let mut beaten = beaten.into_iter().peekable();
-    findings.retain(|f| {
-        let i = index;
-        index += 1;
-        if beaten.next_if_eq(&i).is_some() {
-            return false;
-        }
-        f.kind.is_verdict() || f.start < f.end
-    });
+    // Emptied, a beaten finding goes with the empty ones below.
+    for i in beaten {
+        findings[i].end = findings[i].start;
+    }
+    findings.retain(|f| f.kind.is_verdict() || f.start < f.end);
     Some(std::mem::take(findings))
 }
 
@@ -428,7 +423,7 @@ fn no_overlaps(findings: &mut Vec<Finding>) -> Option<Vec<Finding>> {
 /// and has no overlaps, except that verdict findings ([`Kind::is_verdict`])
 /// are kept as they are and may overlap anything.
 pub fn resolve_overlaps(text: &str, mut findings: Vec<Finding>) -> Vec<Finding> {
-    if let Some(sorted) = no_overlaps(&mut findings) {
+    if let Some(sorted) = quick_resolve(&mut findings) {
         return sorted;
     }
     // Decide on indices, then move each finding once: findings are large,

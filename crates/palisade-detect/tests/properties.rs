@@ -147,14 +147,46 @@ fn resolve_naively(mut findings: Vec<Finding>) -> Vec<Finding> {
     kept
 }
 
-fn finding() -> impl Strategy<Value = Finding> {
-    (0usize..60, 0usize..12, 0u8..5, 0usize..3).prop_map(|(start, len, score, kind)| Finding {
-        kind: [Kind::Email, Kind::Phone, Kind::Person][kind],
+/// A finding for the overlap tests: one of three kinds by `kind`, score in
+/// quarters, `reason` to tell equal spans apart.
+fn test_finding(kind: usize, start: usize, end: usize, score: u8, reason: String) -> Finding {
+    Finding {
+        kind: [Kind::Email, Kind::Phone, Kind::Person][kind % 3],
         start,
-        end: start + len,
+        end,
         score: f32::from(score) / 4.0,
         detector: std::borrow::Cow::Borrowed("t"),
-        reason: format!("{start}"),
+        reason,
+    }
+}
+
+/// Findings laid end to end from `(gap, len, score)`, reasons prefixed.
+fn laid_end_to_end(spans: &[(usize, usize, u8)], prefix: &str) -> Vec<Finding> {
+    let mut at = 0;
+    spans
+        .iter()
+        .enumerate()
+        .map(|(i, &(gap, len, score))| {
+            at += gap;
+            let f = test_finding(i, at, at + len, score, format!("{prefix}{i}"));
+            at += len;
+            f
+        })
+        .collect()
+}
+
+/// `findings` handed over in a rotated order.
+fn rotated(mut findings: Vec<Finding>, rotate: usize) -> Vec<Finding> {
+    if !findings.is_empty() {
+        let k = rotate % findings.len();
+        findings.rotate_left(k);
+    }
+    findings
+}
+
+fn finding() -> impl Strategy<Value = Finding> {
+    (0usize..60, 0usize..12, 0u8..5, 0usize..3).prop_map(|(start, len, score, kind)| {
+        test_finding(kind, start, start + len, score, format!("{start}"))
     })
 }
 
@@ -178,28 +210,7 @@ proptest! {
         // Findings laid end to end with gaps (some empty), handed over in a
         // rotated order: the fast path for overlap-free input must agree
         // with the definition.
-        let mut at = 0;
-        let mut findings: Vec<Finding> = spans
-            .iter()
-            .enumerate()
-            .map(|(i, &(gap, len, score))| {
-                at += gap;
-                let f = Finding {
-                    kind: [Kind::Email, Kind::Phone, Kind::Person][i % 3],
-                    start: at,
-                    end: at + len,
-                    score: f32::from(score) / 4.0,
-                    detector: std::borrow::Cow::Borrowed("t"),
-                    reason: format!("{i}"),
-                };
-                at += len;
-                f
-            })
-            .collect();
-        if !findings.is_empty() {
-            let k = rotate % findings.len();
-            findings.rotate_left(k);
-        }
+        let findings = rotated(laid_end_to_end(&spans, ""), rotate);
         let text = "x".repeat(256);
         prop_assert_eq!(resolve_overlaps(&text, findings.clone()), resolve_naively(findings));
     }
@@ -315,20 +326,7 @@ proptest! {
         // Disjoint containers with findings inside them (some beaten
         // outright, some not, some spilling over): whichever path runs,
         // the result must match the definition.
-        let mut at = 0;
-        let mut findings: Vec<Finding> = Vec::new();
-        for (i, &(gap, len, score)) in outer.iter().enumerate() {
-            at += gap;
-            findings.push(Finding {
-                kind: [Kind::Email, Kind::Phone, Kind::Person][i % 3],
-                start: at,
-                end: at + len,
-                score: f32::from(score) / 4.0,
-                detector: std::borrow::Cow::Borrowed("t"),
-                reason: format!("o{i}"),
-            });
-            at += len;
-        }
+        let mut findings = laid_end_to_end(&outer, "o");
         let containers = findings.clone();
         for (j, &(which, off, score, len)) in inner.iter().enumerate() {
             if containers.is_empty() {
@@ -336,19 +334,10 @@ proptest! {
             }
             let c = &containers[which % containers.len()];
             let start = c.start + off % (c.len() + 1);
-            findings.push(Finding {
-                kind: [Kind::Email, Kind::Phone, Kind::Person][j % 3],
-                start,
-                end: start + len % (c.end - start + 2),
-                score: f32::from(score) / 4.0,
-                detector: std::borrow::Cow::Borrowed("t"),
-                reason: format!("i{j}"),
-            });
+            let end = start + len % (c.end - start + 2);
+            findings.push(test_finding(j, start, end, score, format!("i{j}")));
         }
-        if !findings.is_empty() {
-            let k = rotate % findings.len();
-            findings.rotate_left(k);
-        }
+        let findings = rotated(findings, rotate);
         let text = "x".repeat(256);
         prop_assert_eq!(resolve_overlaps(&text, findings.clone()), resolve_naively(findings));
     }

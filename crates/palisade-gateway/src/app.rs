@@ -150,8 +150,6 @@ fn harden(routes: Router) -> Router {
         .layer(middleware::from_fn(request_id))
 }
 
-/// Assigns the request id (the client's, when it is a sane token), logs the
-/// request, and stamps the id on the response whatever produced it.
 /// A fresh request id: a random (version 4) UUID. The bytes come from the
 /// thread's CSPRNG (ChaCha, seeded from the OS) rather than from the OS on
 /// every request: `Uuid::new_v4` made one `getrandom` system call per
@@ -165,6 +163,8 @@ fn new_request_id() -> String {
     )
 }
 
+/// Assigns the request id (the client's, when it is a sane token), logs the
+/// request, and stamps the id on the response whatever produced it.
 async fn request_id(mut request: Request, next: Next) -> Response {
     let id = request
         .headers()

@@ -209,9 +209,6 @@ pub fn word_grams(text: &str, bits: u8, out: &mut Vec<Emission>) {
     let n = b.len();
     let mut prev: Option<(u64, u32)> = None;
     let mut word: Option<(usize, u64)> = None;
-    let flush = |out: &mut Vec<Emission>, prev: &mut Option<(u64, u32)>, s, e, h| {
-        push_word(out, prev, bits, s, e, h)
-    };
     let mut i = 0;
     while i < n {
         let x = b[i];
@@ -221,7 +218,7 @@ pub fn word_grams(text: &str, bits: u8, out: &mut Vec<Emission>) {
                 word = Some((s, mix(h, u64::from(x))));
             } else {
                 if let Some((s, h)) = word.take() {
-                    flush(out, &mut prev, s, i, h);
+                    push_word(out, &mut prev, bits, s, i, h);
                 }
                 // Sentence punctuation breaks word bigrams.
                 if matches!(x, b'.' | b'!' | b'?') {
@@ -246,18 +243,18 @@ pub fn word_grams(text: &str, bits: u8, out: &mut Vec<Emission>) {
             continue;
         }
         if let Some((s, h)) = word.take() {
-            flush(out, &mut prev, s, i, h);
+            push_word(out, &mut prev, bits, s, i, h);
         }
         if cjk {
             let h = mix(WORD_SEED ^ 0xC7, u64::from(u32::from(c)));
-            flush(out, &mut prev, i, i + len, h);
+            push_word(out, &mut prev, bits, i, i + len, h);
         } else if matches!(c, '。' | '！' | '？') {
             prev = None;
         }
         i += len;
     }
     if let Some((s, h)) = word.take() {
-        flush(out, &mut prev, s, n, h);
+        push_word(out, &mut prev, bits, s, n, h);
     }
 }
 
@@ -290,9 +287,6 @@ fn extract_reference(text: &str, bits: u8, out: &mut Vec<Emission>) {
     }
     let mut prev: Option<(u64, u32)> = None;
     let mut word: Option<(usize, u64)> = None;
-    let flush = |out: &mut Vec<Emission>, prev: &mut Option<(u64, u32)>, s, e, h| {
-        push_word(out, prev, bits, s, e, h)
-    };
     for (i, c) in text.char_indices() {
         let cjk = is_cjk(c);
         if c.is_alphanumeric() && !cjk {
@@ -306,19 +300,19 @@ fn extract_reference(text: &str, bits: u8, out: &mut Vec<Emission>) {
             continue;
         }
         if let Some((s, h)) = word.take() {
-            flush(out, &mut prev, s, i, h);
+            push_word(out, &mut prev, bits, s, i, h);
         }
         if cjk {
             let mut h = WORD_SEED ^ 0xC7;
             h = mix(h, u64::from(u32::from(c)));
-            flush(out, &mut prev, i, i + c.len_utf8(), h);
+            push_word(out, &mut prev, bits, i, i + c.len_utf8(), h);
         } else if matches!(c, '.' | '!' | '?' | '。' | '！' | '？') {
             // Sentence punctuation breaks word bigrams.
             prev = None;
         }
     }
     if let Some((s, h)) = word.take() {
-        flush(out, &mut prev, s, n, h);
+        push_word(out, &mut prev, bits, s, n, h);
     }
 }
 
