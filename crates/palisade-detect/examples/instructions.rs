@@ -12,6 +12,12 @@
 //! 100), and `patterns` to count only the pattern detectors (the scanner
 //! of `benches/scan.rs`) instead of every detector including the trained
 //! classifiers. Instructions per byte = total / (size × scans).
+//!
+//! A fourth argument `time` (outside valgrind) also prints the wall-clock
+//! time per scan as the best of seven loops of `scans` scans, after a
+//! warm-up: on a noisy machine the minimum is the figure that repeats.
+//! BENCHMARKS.md runs two builds this way, alternately:
+//! `target/release/examples/instructions 4096 3000 patterns time`.
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
@@ -36,7 +42,9 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let size: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(4096);
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100);
-    let config = if args.next().as_deref() == Some("patterns") {
+    let patterns = args.next().as_deref() == Some("patterns");
+    let timed = args.next().as_deref() == Some("time");
+    let config = if patterns {
         Config::only(Kind::ALL.iter().copied().filter(|k| !k.is_verdict()))
     } else {
         Config::default()
@@ -51,4 +59,17 @@ fn main() {
         t.len(),
         found / n.max(1)
     );
+    if timed {
+        for _ in 0..n {
+            black_box(scanner.scan(black_box(&t)));
+        }
+        let best = (0..7)
+            .map(|_| {
+                let start = std::time::Instant::now();
+                scan_loop(&scanner, &t, n);
+                start.elapsed().as_secs_f64() * 1e6 / n.max(1) as f64
+            })
+            .fold(f64::INFINITY, f64::min);
+        println!("{best:.2} µs per scan (best of 7 loops of {n})");
+    }
 }
