@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Load test: latency and throughput of a ~3 KB chat request through
-#   1. the static upstream directly (nginx answering a canned completion),
-#   2. a bare nginx reverse proxy in front of it,
+#   1. the static upstream directly (an nginx process answering a canned
+#      completion),
+#   2. a bare nginx reverse proxy, a second nginx process, in front of it,
 #   3. Palisade in front of it with guardrails off (route `policy = "off"`),
 #   4. Palisade with the default `standard` guardrails: every input and
 #      output detector on (injection, toxicity, secrets, personal data,
@@ -21,7 +22,9 @@ work="$(mktemp -d)"
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  for pidfile in "$work/nginx.pid" "$work/upstream.pid"; do
+    [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -31,6 +34,26 @@ upstream_port=18181 proxy_port=18182 palisade_port=18183 bare_port=18184
 # A canned chat completion, as an upstream model would answer.
 reply='{"id":"chatcmpl-bench","object":"chat.completion","created":0,"model":"bench","choices":[{"index":0,"message":{"role":"assistant","content":"This is a fixed answer from the static upstream used for load testing."},"finish_reason":"stop"}],"usage":{"prompt_tokens":600,"completion_tokens":14,"total_tokens":614}}'
 
+# Two nginx processes: the static upstream, and the bare proxy in front of
+# it. They must be separate processes. If one nginx worker both proxied and
+# answered, its upstream hop would never leave the process or wait for
+# another one to wake up. Palisade's hop always does both. On a VM with idle
+# vCPUs, that wake-up alone is tens of microseconds (BENCHMARKS.md, fifth
+# session).
+cat > "$work/upstream.conf" <<NGINX
+worker_processes 1;
+pid $work/upstream.pid;
+error_log $work/upstream-error.log warn;
+daemon on;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  server {
+    listen 127.0.0.1:$upstream_port;
+    location / { default_type application/json; return 200 '$reply'; }
+  }
+}
+NGINX
 cat > "$work/nginx.conf" <<NGINX
 worker_processes 1;
 pid $work/nginx.pid;
@@ -42,10 +65,6 @@ http {
   client_body_buffer_size 64k;
   upstream static_upstream { server 127.0.0.1:$upstream_port; keepalive 64; }
   server {
-    listen 127.0.0.1:$upstream_port;
-    location / { default_type application/json; return 200 '$reply'; }
-  }
-  server {
     listen 127.0.0.1:$proxy_port;
     location / {
       proxy_pass http://static_upstream;
@@ -55,6 +74,7 @@ http {
   }
 }
 NGINX
+nginx -c "$work/upstream.conf" -p "$work"
 nginx -c "$work/nginx.conf" -p "$work"
 
 cargo build --release --quiet -p palisade

@@ -11,6 +11,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc instead of glibc malloc: the gateway allocates on one tokio
+/// worker and frees on the other, which in glibc means locking the other
+/// thread's arena (measured in BENCHMARKS.md, "Fifth session").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Palisade: the security layer in front of AI solutions.
 #[derive(Debug, Parser)]
 #[command(name = "palisade", version, about, propagate_version = true)]
