@@ -273,9 +273,11 @@ pub fn prepare(input: &str, work: &mut Work) -> Prepared {
                 push(&mut out, fold.unwrap_or(c), tk.start + k);
             }
         } else if ascii {
-            // The common case: copy the word lower-cased with its map.
-            out.text
-                .extend(bytes.iter().map(|b| char::from(b.to_ascii_lowercase())));
+            // The common case: copy the word lower-cased with its map
+            // (whole, not char by char: this is most of the text).
+            let from = out.text.len();
+            out.text.push_str(w);
+            out.text[from..].make_ascii_lowercase();
             out.map.extend(
                 n.map[tk.start..tk.end]
                     .iter()

@@ -6,6 +6,9 @@ use std::borrow::Cow;
 use super::linear::{self, Head};
 use std::sync::Arc;
 
+use regex_automata::Input;
+use regex_automata::meta::Regex;
+
 use super::model::{self, Features, RuleDef, Rules};
 use super::{Reason, Verdict};
 use crate::decode::{self, Limits, Work};
@@ -131,6 +134,9 @@ pub const RULES: &[RuleDef] = &[
 #[derive(Debug)]
 pub struct InjectionClassifier {
     rules: Rules,
+    /// Match wherever an instruction rule would match the ROT13 view (see
+    /// [`model::rot13_screen`]).
+    rot13_screen: Vec<Regex>,
     head: Head,
     limits: Limits,
 }
@@ -150,8 +156,14 @@ impl InjectionClassifier {
             .into_iter()
             .find(|h| h.name == HEAD)
             .ok_or(Error::Model("a required head is missing"))?;
+        let instruction: Vec<RuleDef> = RULES
+            .iter()
+            .filter(|d| d.tag == TAG_INSTRUCTION)
+            .copied()
+            .collect();
         Ok(InjectionClassifier {
             rules,
+            rot13_screen: model::rot13_screen(&instruction)?,
             head,
             limits: Limits::default(),
         })
@@ -244,8 +256,18 @@ impl InjectionClassifier {
         }
         // Encoded payloads: decode and score what is inside.
         let mut payloads = decode::payloads(text, &self.limits, work);
-        // ROT13 view of the prepared text: only instruction rules are read.
-        let rot = decode::rot13(&scored.features.prepared.text, work);
+        // ROT13 view of the prepared text: only instruction rules are read,
+        // and only when one of them can match there at all.
+        let prepared = scored.features.prepared.text.as_str();
+        let rot = if self
+            .rot13_screen
+            .iter()
+            .any(|screen| screen.is_match(Input::new(prepared)))
+        {
+            decode::rot13(prepared, work)
+        } else {
+            String::new()
+        };
         for h in self.rules.hits(&rot, work) {
             // Only hits that ROT13 created (Chinese and digits are unchanged
             // by it, so their hits are already in the plain view).
