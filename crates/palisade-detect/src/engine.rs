@@ -25,6 +25,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use regex_automata::meta::{self, Regex};
 use regex_automata::util::syntax;
@@ -135,12 +136,11 @@ struct Verdict {
 pub struct Scanner {
     config: Config,
     rules: Vec<Rule>,
-    regex: Option<Regex>,
-    gated: Vec<(Rule, u32, Regex)>,
-    lexicon: Lexicon,
-    entries: Vec<Entry>,
-    address_tail: Regex,
-    hk_segment: Regex,
+    regex: Option<Arc<Regex>>,
+    gated: Vec<(Rule, u32, Arc<Regex>)>,
+    words: Arc<WordTable>,
+    address_tail: Arc<Regex>,
+    hk_segment: Arc<Regex>,
     hold_back: usize,
     name_model: Option<Box<dyn NameModel>>,
     /// Trained injection/toxicity classifiers (issue 4), if enabled.
@@ -177,6 +177,100 @@ pub fn build_regex<P: AsRef<str>>(patterns: &[P]) -> Result<Regex, Error> {
         )
         .build_many(patterns)
         .map_err(|e| Error::Build(e.to_string()))
+}
+
+/// The keyword and name-list lookup and what each entry stands for.
+struct WordTable {
+    lexicon: Lexicon,
+    entries: Vec<Entry>,
+}
+
+/// The process-wide word table, with or without the name lists, built on
+/// first use and shared by every scanner (one copy in the CPU caches).
+fn shared_word_table(person: bool) -> Arc<WordTable> {
+    static TABLES: [OnceLock<Arc<WordTable>>; 2] = [OnceLock::new(), OnceLock::new()];
+    TABLES[usize::from(person)]
+        .get_or_init(|| Arc::new(build_word_table(person)))
+        .clone()
+}
+
+fn build_word_table(person: bool) -> WordTable {
+    // One automaton for keywords, names, titles and stop words.
+    // Case-sensitive on purpose: names must be capitalised anyway, so
+    // matching only `Chan`/`Ma`/`Li` (not `chan`, `format`, `like`) keeps
+    // the hit count low; keywords get lower, Capitalised and UPPER forms.
+    let mut map: HashMap<String, Entry> = HashMap::new();
+    for (i, (kw, groups)) in KEYWORDS.iter().enumerate() {
+        // Short keywords that hide inside ordinary words ("id" in "did",
+        // "eth" in "method") only match Capitalised or UPPER.
+        let noisy =
+            kw.len() <= 3 && !matches!(*kw, "tel" | "ssn" | "dob" | "nhs" | "btc" | "pwd" | "fax");
+        let mut forms = vec![kw.to_ascii_uppercase()];
+        if !noisy {
+            forms.push(kw.to_ascii_lowercase());
+        }
+        let mut cap = kw.to_ascii_lowercase();
+        if let Some(first) = cap.get_mut(..1) {
+            first.make_ascii_uppercase();
+        }
+        forms.push(cap);
+        forms.dedup();
+        for form in forms {
+            let e = map.entry(form).or_default();
+            e.groups |= groups;
+            e.keyword = i;
+            e.ascii = kw.is_ascii();
+        }
+    }
+    if person {
+        let lists: [(&[&str], u8); 6] = [
+            (names::GIVEN, role_bit(NameRole::Given)),
+            (names::FAMILY, role_bit(NameRole::Family)),
+            (names::CHINESE_FAMILY, role_bit(NameRole::ChineseFamily)),
+            (names::CHINESE_GIVEN, role_bit(NameRole::ChineseGiven)),
+            (names::STOP, STOP_BIT),
+            (names::TITLES, TITLE_BIT),
+        ];
+        for (list, bit) in lists {
+            for n in list {
+                let e = map.entry((*n).to_owned()).or_default();
+                e.roles |= bit;
+                e.ascii = true;
+            }
+        }
+    }
+    let mut words: Vec<(String, Entry)> = map.into_iter().collect();
+    words.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut lexicon = LexiconBuilder::default();
+    for (i, (w, _)) in words.iter().enumerate() {
+        lexicon.add(w, i);
+    }
+    WordTable {
+        lexicon: lexicon.build(),
+        entries: words.into_iter().map(|w| w.1).collect(),
+    }
+}
+
+/// The process-wide compiled regex for `patterns`, built on first use.
+/// A gateway builds one scanner per policy stage and route, nearly always
+/// over the same pattern set: sharing the automaton (and so its lazy-DFA
+/// cache, about 1 MB once warm) keeps one copy in the CPU caches instead of
+/// one per stage, and compiles it once (BENCHMARKS.md, fifth session).
+fn shared_regex(patterns: &[&'static str]) -> Result<Arc<Regex>, Error> {
+    type Compiled = HashMap<Vec<&'static str>, Arc<Regex>>;
+    static COMPILED: OnceLock<Mutex<Compiled>> = OnceLock::new();
+    let compiled = COMPILED.get_or_init(Mutex::default);
+    // A panic while the lock was held cannot leave a half-built entry (an
+    // entry is inserted whole), so a poisoned map is still sound.
+    let lookup = |map: &Compiled| map.get(patterns).cloned();
+    if let Some(re) = lookup(&compiled.lock().unwrap_or_else(PoisonError::into_inner)) {
+        return Ok(re);
+    }
+    // Compiled outside the lock: it takes milliseconds. Two threads racing
+    // here both compile; the first to insert wins and both share it.
+    let re = Arc::new(build_regex(patterns)?);
+    let mut map = compiled.lock().unwrap_or_else(PoisonError::into_inner);
+    Ok(map.entry(patterns.to_vec()).or_insert(re).clone())
 }
 
 fn max_len(pattern: &str) -> usize {
@@ -235,75 +329,24 @@ impl Scanner {
         {
             rules.push(*r);
         }
-        let patterns: Vec<&str> = rules.iter().map(|r| r.pattern).collect();
+        let patterns: Vec<&'static str> = rules.iter().map(|r| r.pattern).collect();
         let regex = if patterns.is_empty() {
             None
         } else {
-            Some(build_regex(&patterns)?)
+            Some(shared_regex(&patterns)?)
         };
         let mut gated = Vec::new();
         for (rule, groups) in GATED_RULES {
             if config.enabled(rule.kind) {
-                gated.push((*rule, *groups, build_regex(&[rule.pattern])?));
+                gated.push((*rule, *groups, shared_regex(&[rule.pattern])?));
             }
         }
 
-        // One automaton for keywords, names, titles and stop words.
-        // Case-sensitive on purpose: names must be capitalised anyway, so
-        // matching only `Chan`/`Ma`/`Li` (not `chan`, `format`, `like`) keeps
-        // the hit count low; keywords get lower, Capitalised and UPPER forms.
-        let mut map: HashMap<String, Entry> = HashMap::new();
-        for (i, (kw, groups)) in KEYWORDS.iter().enumerate() {
-            // Short keywords that hide inside ordinary words ("id" in "did",
-            // "eth" in "method") only match Capitalised or UPPER.
-            let noisy = kw.len() <= 3
-                && !matches!(*kw, "tel" | "ssn" | "dob" | "nhs" | "btc" | "pwd" | "fax");
-            let mut forms = vec![kw.to_ascii_uppercase()];
-            if !noisy {
-                forms.push(kw.to_ascii_lowercase());
-            }
-            let mut cap = kw.to_ascii_lowercase();
-            if let Some(first) = cap.get_mut(..1) {
-                first.make_ascii_uppercase();
-            }
-            forms.push(cap);
-            forms.dedup();
-            for form in forms {
-                let e = map.entry(form).or_default();
-                e.groups |= groups;
-                e.keyword = i;
-                e.ascii = kw.is_ascii();
-            }
-        }
         let person = config.enabled(Kind::Person);
-        if person {
-            let lists: [(&[&str], u8); 6] = [
-                (names::GIVEN, role_bit(NameRole::Given)),
-                (names::FAMILY, role_bit(NameRole::Family)),
-                (names::CHINESE_FAMILY, role_bit(NameRole::ChineseFamily)),
-                (names::CHINESE_GIVEN, role_bit(NameRole::ChineseGiven)),
-                (names::STOP, STOP_BIT),
-                (names::TITLES, TITLE_BIT),
-            ];
-            for (list, bit) in lists {
-                for n in list {
-                    let e = map.entry((*n).to_owned()).or_default();
-                    e.roles |= bit;
-                    e.ascii = true;
-                }
-            }
-        }
-        let mut words: Vec<(String, Entry)> = map.into_iter().collect();
-        words.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut lexicon = LexiconBuilder::default();
-        for (i, (w, _)) in words.iter().enumerate() {
-            lexicon.add(w, i);
-        }
-        let lexicon = lexicon.build();
-        let entries = words.into_iter().map(|w| w.1).collect();
+        let words = shared_word_table(person);
 
-        let address_tail = build_regex(&[pii::ADDRESS_TAIL])?;
-        let hk_segment = build_regex(&[pii::HK_SEGMENT])?;
+        let address_tail = shared_regex(&[pii::ADDRESS_TAIL])?;
+        let hk_segment = shared_regex(&[pii::HK_SEGMENT])?;
 
         let hold_back = rules
             .iter()
@@ -322,8 +365,7 @@ impl Scanner {
             rules,
             regex,
             gated,
-            lexicon,
-            entries,
+            words,
             address_tail,
             hk_segment,
             hold_back,
@@ -460,7 +502,7 @@ impl Scanner {
     fn keyword_hits(&self, text: &str) -> (Vec<Hit>, Vec<(usize, usize)>) {
         let mut found: Vec<LexHit> = Vec::with_capacity(text.len() / 32);
         let mut caps = Vec::with_capacity(text.len() / 16);
-        self.lexicon.find(text, &mut found, &mut caps);
+        self.words.lexicon.find(text, &mut found, &mut caps);
         let hits = found
             .into_iter()
             .map(|h| Hit {
@@ -481,8 +523,8 @@ impl Scanner {
             .iter()
             .take_while(|h| h.start < to)
             .filter(|h| h.end <= s || h.start >= e)
-            .find(|h| self.entries[h.entry].groups & groups != 0)
-            .map(|h| KEYWORDS[self.entries[h.entry].keyword].0)
+            .find(|h| self.words.entries[h.entry].groups & groups != 0)
+            .map(|h| KEYWORDS[self.words.entries[h.entry].keyword].0)
     }
 
     fn finding(&self, rule: usize, v: Verdict, _text: &str, hits: &[Hit]) -> Finding {
@@ -523,7 +565,7 @@ impl Scanner {
     fn gated_pass(&self, text: &str, hits: &[Hit], out: &mut Vec<Finding>) {
         let addresses = self.config.enabled(Kind::Address);
         for h in hits {
-            let groups = self.entries[h.entry].groups;
+            let groups = self.words.entries[h.entry].groups;
             if groups == 0 {
                 continue;
             }
@@ -543,7 +585,7 @@ impl Scanner {
                     }
                 }
             } else if let Some((s, e)) = clause {
-                let word = KEYWORDS[self.entries[h.entry].keyword].0;
+                let word = KEYWORDS[self.words.entries[h.entry].keyword].0;
                 let reason = format!("address_after_keyword: clause after '{word}'");
                 out.push(Finding {
                     kind: Kind::Address,
@@ -574,7 +616,7 @@ impl Scanner {
                 // The keyword is right there, so the context boost applies;
                 // overlaps with ungated findings are resolved by score later.
                 if let Some(v) = validate_rule(rule, text, s, e, &self.config) {
-                    let word = KEYWORDS[self.entries[h.entry].keyword].0;
+                    let word = KEYWORDS[self.words.entries[h.entry].keyword].0;
                     out.push(Finding {
                         kind: v.kind,
                         start: v.start,
@@ -625,7 +667,7 @@ impl Scanner {
         // sorted vector with binary search replaces a hash map.
         let mut list: Vec<(usize, (usize, u8))> = Vec::with_capacity(hits.len());
         for h in hits {
-            let entry = &self.entries[h.entry];
+            let entry = &self.words.entries[h.entry];
             let roles = entry.roles;
             let intro = entry.groups & group::NAME != 0
                 && self.introduces_name(text, h.start, h.end).is_some();
@@ -795,7 +837,7 @@ impl Scanner {
         // 李醫生): a listed family-name character followed by up to two more
         // ideographs, right before the title. No keyword needs to precede.
         for h in hits {
-            let e = &self.entries[h.entry];
+            let e = &self.words.entries[h.entry];
             if e.groups & group::TITLE == 0 || e.ascii {
                 continue;
             }
@@ -932,9 +974,10 @@ impl Scanner {
     /// True for a listed stop word or title (`The`, `Street`, `Mr`), looked
     /// up in the word table rather than by scanning the lists.
     fn is_stop_word(&self, w: &str) -> bool {
-        self.lexicon
+        self.words
+            .lexicon
             .word_id(w)
-            .is_some_and(|id| self.entries[id].roles & (STOP_BIT | TITLE_BIT) != 0)
+            .is_some_and(|id| self.words.entries[id].roles & (STOP_BIT | TITLE_BIT) != 0)
     }
 
     /// Runs of two or three capitalised words spelled like personal names
@@ -1970,6 +2013,32 @@ fn consistent_separators(m: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scanners_share_automata_and_word_tables_by_configuration() {
+        let all = Scanner::new(Config::default()).unwrap();
+        let again = Scanner::new(Config::default()).unwrap();
+        let emails = Scanner::new(Config::only([Kind::Email])).unwrap();
+        let (Some(a), Some(b), Some(e)) = (&all.regex, &again.regex, &emails.regex) else {
+            panic!("every one of these scanners has pattern rules")
+        };
+        assert!(Arc::ptr_eq(a, b));
+        assert!(!Arc::ptr_eq(a, e));
+        assert!(Arc::ptr_eq(&all.words, &again.words));
+        assert!(
+            !Arc::ptr_eq(&all.words, &emails.words),
+            "names only with Person"
+        );
+        assert!(Arc::ptr_eq(&all.address_tail, &emails.address_tail));
+        // Sharing changes nothing about what each one finds.
+        let text = "Mail Chan Tai Man at tai.man@example.com, card 4111 1111 1111 1111.";
+        let kinds = |s: &Scanner| s.scan(text).iter().map(|f| f.kind).collect::<Vec<_>>();
+        assert_eq!(kinds(&emails), vec![Kind::Email]);
+        let found = kinds(&all);
+        assert!(found.contains(&Kind::Email) && found.contains(&Kind::CreditCard));
+        assert!(found.contains(&Kind::Person), "{found:?}");
+        assert_eq!(kinds(&again), found);
+    }
 
     /// The character-by-character statement of [`word_end`].
     fn word_end_by_chars(text: &str, p: usize) -> Option<usize> {
