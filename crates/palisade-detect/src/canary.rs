@@ -37,11 +37,21 @@ impl Canary {
     pub fn generate() -> Result<Canary, Error> {
         let mut raw = [0u8; 16];
         getrandom::fill(&mut raw).map_err(|_| Error::Key("no system randomness for canary"))?;
-        let body: String = raw
-            .iter()
-            .map(|b| ALPHABET[usize::from(b % 32)] as char)
-            .collect();
-        Canary::from_token(&format!("PAL-{body}"))
+        Canary::from_random(raw)
+    }
+
+    /// The canary [`Canary::generate`] makes, from 16 bytes the caller drew
+    /// from a cryptographically secure generator (the gateway uses its
+    /// per-thread one rather than a system call per request). Only the low
+    /// five bits of each byte are used.
+    pub fn from_random(raw: [u8; 16]) -> Result<Canary, Error> {
+        let mut token = String::with_capacity(4 + raw.len());
+        token.push_str("PAL-");
+        token.extend(
+            raw.iter()
+                .map(|b| char::from(ALPHABET[usize::from(b % 32)])),
+        );
+        Canary::from_token(&token)
     }
 
     /// Wraps a known token (e.g. one stored with a request). It needs at
@@ -73,7 +83,12 @@ impl Canary {
                 }
             }
         }
-        let hex: String = token.bytes().map(|b| format!("{b:02x}")).collect();
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let hex: String = token
+            .bytes()
+            .flat_map(|b| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]])
+            .map(char::from)
+            .collect();
         encoded.push((hex, "hex"));
         Ok(Canary {
             token: token.to_owned(),
@@ -142,6 +157,21 @@ impl Canary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_from_random_bytes_use_five_bits_of_each() {
+        let a = Canary::from_random([0u8; 16]).unwrap();
+        assert_eq!(a.as_str(), "PAL-0000000000000000");
+        let mut raw = [0u8; 16];
+        for (i, b) in raw.iter_mut().enumerate() {
+            *b = (i as u8) * 2 + 32; // the high bits must not matter
+        }
+        let b = Canary::from_random(raw).unwrap();
+        assert_eq!(b.as_str(), "PAL-02468ACEGJMPRTWY");
+        // The encoded forms are built from the token, as for any token.
+        assert_eq!(b, Canary::from_token("PAL-02468ACEGJMPRTWY").unwrap());
+        assert_ne!(Canary::generate().unwrap(), Canary::generate().unwrap());
+    }
 
     #[test]
     fn finds_evasions() {
