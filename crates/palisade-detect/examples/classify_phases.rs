@@ -8,7 +8,12 @@
 //! cargo build --release -p palisade-detect --example classify_phases
 //! target/release/examples/classify_phases FILE [N]
 //! ```
-#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout
+)]
 
 use std::hint::black_box;
 use std::time::Instant;
