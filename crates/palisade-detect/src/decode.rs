@@ -299,18 +299,21 @@ fn looks_like_address(w: &str) -> bool {
     w.contains("://") || (w.contains('@') && w.contains('.'))
 }
 
+/// ROT13 of one byte: ASCII letters rotate, everything else (including
+/// every byte of a multi-byte UTF-8 sequence) stays.
+pub(crate) fn rot13_byte(b: u8) -> u8 {
+    match b {
+        b'a'..=b'm' | b'A'..=b'M' => b + 13,
+        b'n'..=b'z' | b'N'..=b'Z' => b - 13,
+        _ => b,
+    }
+}
+
 /// ROT13 of the ASCII letters of `text`; byte offsets are unchanged.
 pub fn rot13(text: &str, work: &mut Work) -> String {
     work.bytes += text.len() as u64;
     // Only ASCII letters change, so UTF-8 sequences stay intact.
-    let bytes: Vec<u8> = text
-        .bytes()
-        .map(|c| match c {
-            b'a'..=b'm' | b'A'..=b'M' => c + 13,
-            b'n'..=b'z' | b'N'..=b'Z' => c - 13,
-            _ => c,
-        })
-        .collect();
+    let bytes: Vec<u8> = text.bytes().map(rot13_byte).collect();
     String::from_utf8(bytes).unwrap_or_default()
 }
 

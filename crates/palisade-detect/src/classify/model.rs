@@ -18,7 +18,7 @@ use std::sync::Arc;
 use super::features::{self, CharGrams, Emission, Gram};
 use super::linear::{Head, rules_fingerprint};
 use crate::Error;
-use crate::decode::{Prepared, Work};
+use crate::decode::{Prepared, Work, rot13_byte};
 
 /// Window length in bytes of prepared text.
 pub const WINDOW: usize = 512;
@@ -50,16 +50,6 @@ pub fn compiled_pattern(pattern: &str) -> String {
         .replace(r"\w", "[a-z0-9_]")
         .replace(r"\S", "[^ ]")
         .replace(r"\s", " ")
-}
-
-/// ROT13 of one byte: ASCII letters rotate, everything else (including
-/// every byte of a multi-byte UTF-8 sequence) stays.
-fn rot13_byte(b: u8) -> u8 {
-    match b {
-        b'a'..=b'm' | b'A'..=b'M' => b + 13,
-        b'n'..=b'z' | b'N'..=b'Z' => b - 13,
-        _ => b,
-    }
 }
 
 /// The ROT13 image of a character class: non-letters stay, each of the
