@@ -18,6 +18,16 @@ use crate::{Error, normalize};
 /// Crockford-style base32 alphabet (no I, L, O, U) for generated tokens.
 const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
+/// A token's letters and digits, lower-cased: the form matched after the
+/// output is normalised and squeezed the same way.
+fn squeeze(token: &str) -> String {
+    token
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
 /// A canary token.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Canary {
@@ -37,36 +47,40 @@ impl Canary {
     pub fn generate() -> Result<Canary, Error> {
         let mut raw = [0u8; 16];
         getrandom::fill(&mut raw).map_err(|_| Error::Key("no system randomness for canary"))?;
-        Canary::from_random(raw)
+        Ok(Canary::from_random(raw))
     }
 
     /// The canary [`Canary::generate`] makes, from 16 bytes the caller drew
     /// from a cryptographically secure generator (the gateway uses its
     /// per-thread one rather than a system call per request). Only the low
-    /// five bits of each byte are used.
-    pub fn from_random(raw: [u8; 16]) -> Result<Canary, Error> {
+    /// five bits of each byte are used. It cannot fail: the token always has
+    /// the 16 letters and digits [`Canary::from_token`] asks for.
+    pub fn from_random(raw: [u8; 16]) -> Canary {
         let mut token = String::with_capacity(4 + raw.len());
         token.push_str("PAL-");
         token.extend(
             raw.iter()
                 .map(|b| char::from(ALPHABET[usize::from(b % 32)])),
         );
-        Canary::from_token(&token)
+        let squeezed = squeeze(&token);
+        Canary::with_forms(token, squeezed)
     }
 
     /// Wraps a known token (e.g. one stored with a request). It needs at
     /// least 12 ASCII letters or digits to be distinctive.
     pub fn from_token(token: &str) -> Result<Canary, Error> {
-        let squeezed: String = token
-            .chars()
-            .filter(char::is_ascii_alphanumeric)
-            .map(|c| c.to_ascii_lowercase())
-            .collect();
+        let squeezed = squeeze(token);
         if squeezed.len() < 12 || !token.is_ascii() {
             return Err(Error::Key(
                 "canary token needs at least 12 ASCII letters or digits",
             ));
         }
+        Ok(Canary::with_forms(token.to_owned(), squeezed))
+    }
+
+    /// The canary for a checked token: its encoded forms, searched for in
+    /// output alongside the token itself.
+    fn with_forms(token: String, squeezed: String) -> Canary {
         let mut encoded = Vec::new();
         for k in 0..3usize {
             let mut buf = vec![0u8; k];
@@ -90,11 +104,11 @@ impl Canary {
             .map(char::from)
             .collect();
         encoded.push((hex, "hex"));
-        Ok(Canary {
-            token: token.to_owned(),
+        Canary {
+            token,
             squeezed,
             encoded,
-        })
+        }
     }
 
     /// The token to embed.
@@ -160,13 +174,13 @@ mod tests {
 
     #[test]
     fn tokens_from_random_bytes_use_five_bits_of_each() {
-        let a = Canary::from_random([0u8; 16]).unwrap();
+        let a = Canary::from_random([0u8; 16]);
         assert_eq!(a.as_str(), "PAL-0000000000000000");
         let mut raw = [0u8; 16];
         for (i, b) in raw.iter_mut().enumerate() {
             *b = (i as u8) * 2 + 32; // the high bits must not matter
         }
-        let b = Canary::from_random(raw).unwrap();
+        let b = Canary::from_random(raw);
         assert_eq!(b.as_str(), "PAL-02468ACEGJMPRTWY");
         // The encoded forms are built from the token, as for any token.
         assert_eq!(b, Canary::from_token("PAL-02468ACEGJMPRTWY").unwrap());
