@@ -1,6 +1,7 @@
 //! Wall-clock cost of each phase of the classifiers on one text, for
 //! BENCHMARKS.md: the attack normaliser, char and word n-grams, the rule
-//! regexes, the injection findings on extracted features, and
+//! regexes, the ROT13 screens that decide whether the rules also run over
+//! the ROT13 view, the injection findings on extracted features, and
 //! `Classifiers::scan` with both models and with injection alone (what the
 //! gateway's input stage runs). Best of seven loops of `N` calls each.
 //!
@@ -19,9 +20,11 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use palisade_detect::classify::features::{CharGrams, word_grams};
-use palisade_detect::classify::model::Features;
+use palisade_detect::classify::injection::{RULES, TAG_INSTRUCTION};
+use palisade_detect::classify::model::{Features, RuleDef, rot13_screen};
 use palisade_detect::classify::{Classifiers, InjectionClassifier};
 use palisade_detect::decode::{Work, prepare};
+use regex_automata::Input;
 
 /// Prints the best mean over seven loops of `n` calls of `f`.
 fn time(name: &str, n: usize, mut f: impl FnMut()) {
@@ -64,6 +67,16 @@ fn main() {
                 .rules()
                 .hits(black_box(&features.prepared.text), &mut work),
         );
+    });
+    let instruction: Vec<RuleDef> = RULES
+        .iter()
+        .filter(|d| d.tag == TAG_INSTRUCTION)
+        .copied()
+        .collect();
+    let screens = rot13_screen(&instruction).unwrap();
+    time("ROT13 screens", n, || {
+        let text = black_box(features.prepared.text.as_str());
+        black_box(screens.iter().any(|s| s.is_match(Input::new(text))));
     });
     time("injection findings", n, || {
         black_box(injection.findings_with_features(&text, features.clone(), &mut work));

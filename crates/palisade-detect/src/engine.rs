@@ -262,8 +262,12 @@ fn shared_regex(patterns: &[&'static str]) -> Result<Arc<Regex>, Error> {
     let compiled = COMPILED.get_or_init(Mutex::default);
     // A panic while the lock was held cannot leave a half-built entry (an
     // entry is inserted whole), so a poisoned map is still sound.
-    let lookup = |map: &Compiled| map.get(patterns).cloned();
-    if let Some(re) = lookup(&compiled.lock().unwrap_or_else(PoisonError::into_inner)) {
+    let known = compiled
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(patterns)
+        .cloned();
+    if let Some(re) = known {
         return Ok(re);
     }
     // Compiled outside the lock: it takes milliseconds. Two threads racing

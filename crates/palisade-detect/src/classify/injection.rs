@@ -11,7 +11,7 @@ use regex_automata::meta::Regex;
 
 use super::model::{self, Features, RuleDef, Rules};
 use super::{Reason, Verdict};
-use crate::decode::{self, Limits, Work};
+use crate::decode::{self, Limits, Prepared, Work};
 use crate::{Error, Finding, Kind};
 
 /// Weights trained by `train-classifiers` (see docs/detection.md).
@@ -256,35 +256,7 @@ impl InjectionClassifier {
         }
         // Encoded payloads: decode and score what is inside.
         let mut payloads = decode::payloads(text, &self.limits, work);
-        // ROT13 view of the prepared text: only instruction rules are read,
-        // and only when one of them can match there at all.
-        let prepared = scored.features.prepared.text.as_str();
-        let rot = if self
-            .rot13_screen
-            .iter()
-            .any(|screen| screen.is_match(Input::new(prepared)))
-        {
-            decode::rot13(prepared, work)
-        } else {
-            String::new()
-        };
-        for h in self.rules.hits(&rot, work) {
-            // Only hits that ROT13 created (Chinese and digits are unchanged
-            // by it, so their hits are already in the plain view).
-            let changed =
-                rot.get(h.start..h.end) != scored.features.prepared.text.get(h.start..h.end);
-            if changed
-                && self.rules.defs.get(usize::from(h.rule)).map(|d| d.tag) == Some(TAG_INSTRUCTION)
-                && let Some((s, e)) = scored.features.prepared.to_input_span(h.start, h.end)
-            {
-                payloads.push(decode::Payload {
-                    start: s,
-                    end: e,
-                    scheme: "rot13".into(),
-                    text: rot.get(h.start..h.end).unwrap_or("").to_owned(),
-                });
-            }
-        }
+        payloads.extend(self.rot13_payloads(&scored.features.prepared, work));
         for p in payloads {
             let inner = model::score_all(&p.text, &self.rules, heads, work);
             let instruction = inner.hits.iter().any(|h| {
@@ -322,6 +294,43 @@ impl InjectionClassifier {
         }
         best.flagged = best.score >= thr;
         (findings, best)
+    }
+
+    /// Instruction-rule hits that only the ROT13 view of `prepared` has, as
+    /// payloads over the input. The view is built and searched only when a
+    /// screen matches; otherwise no instruction rule can match it.
+    fn rot13_payloads(&self, prepared: &Prepared, work: &mut Work) -> Vec<decode::Payload> {
+        let plain = prepared.text.as_str();
+        if !self
+            .rot13_screen
+            .iter()
+            .any(|screen| screen.is_match(Input::new(plain)))
+        {
+            return Vec::new();
+        }
+        let rot = decode::rot13(plain, work);
+        self.rules
+            .hits(&rot, work)
+            .into_iter()
+            .filter_map(|h| {
+                // Only hits that ROT13 created (Chinese and digits are
+                // unchanged by it, so their hits are already in the plain
+                // view).
+                let changed = rot.get(h.start..h.end) != plain.get(h.start..h.end);
+                let instruction = self.rules.defs.get(usize::from(h.rule)).map(|d| d.tag)
+                    == Some(TAG_INSTRUCTION);
+                if !(changed && instruction) {
+                    return None;
+                }
+                let (start, end) = prepared.to_input_span(h.start, h.end)?;
+                Some(decode::Payload {
+                    start,
+                    end,
+                    scheme: "rot13".into(),
+                    text: rot.get(h.start..h.end).unwrap_or("").to_owned(),
+                })
+            })
+            .collect()
     }
 
     /// Rule floor of a window: the highest floor of its rules, and 0.9
