@@ -6,7 +6,12 @@
 #   3. Palisade in front of it with guardrails off (route `policy = "off"`),
 #   4. Palisade with the default `standard` guardrails: every input and
 #      output detector on (injection, toxicity, secrets, personal data,
-#      unicode smuggling, canary planted in the system prompt).
+#      unicode smuggling, canary planted in the system prompt). Every
+#      request is the same, so after the first one the input stage finds
+#      the user message in its clean-text memo and does not scan it again;
+#   5. the same, with every request's user message made unique (a request
+#      number replaces its first bytes), so every request is scanned in
+#      full: the worst case, and the cost of the detectors themselves.
 # Prints a Markdown table for BENCHMARKS.md. Everything listens on 127.0.0.1
 # only; each wrk run is bounded in time.
 #
@@ -101,7 +106,7 @@ for out in palisade bare; do
 done
 
 # A ~3 KB chat request: a system prompt and a long user message.
-python3 - "$work/body.json" <<'PY'
+python3 - "$work/body.json" "$work/unique.json" <<'PY'
 import json, sys
 filler = ("Please summarise the following meeting notes for the project team, keeping the action items "
           "and owners, and flag anything that looks like a risk to the delivery date. ") * 20
@@ -109,6 +114,9 @@ body = {"model": "bench-model", "messages": [
     {"role": "system", "content": "You are a careful assistant for an engineering team."},
     {"role": "user", "content": filler[:2950]}], "temperature": 0.2}
 open(sys.argv[1], "w").write(json.dumps(body))
+# The same request with a marker where each request's number goes.
+body["messages"][1]["content"] = "@@N@@" + filler[12:2950]
+open(sys.argv[2], "w").write(json.dumps(body))
 PY
 cat > "$work/post.lua" <<LUA
 local f = io.open("$work/body.json", "r")
@@ -116,6 +124,26 @@ wrk.method = "POST"
 wrk.body = f:read("*a")
 f:close()
 wrk.headers["Content-Type"] = "application/json"
+LUA
+# Unique bodies: each wrk thread numbers its requests; the thread id keeps
+# two threads from sending the same number.
+cat > "$work/unique.lua" <<LUA
+local f = io.open("$work/unique.json", "r")
+local template = f:read("*a")
+f:close()
+local head, tail = template:match("^(.-)@@N@@(.*)$")
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("id", threads)
+end
+local n = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+function request()
+  n = n + 1
+  return wrk.format(nil, nil, nil, head .. string.format("%02d%010d", id or 0, n) .. tail)
+end
 LUA
 body_bytes=$(wc -c < "$work/body.json")
 
@@ -127,9 +155,9 @@ done
 
 # wrk --latency prints "50%  123.00us"; normalise to microseconds.
 to_us() { awk '{ v=$1; if (v ~ /us$/) { sub(/us$/,"",v); print v } else if (v ~ /ms$/) { sub(/ms$/,"",v); print v*1000 } else if (v ~ /s$/) { sub(/s$/,"",v); print v*1000000 } }'; }
-run() { # port connections threads -> "p50 p99 rps"
+run() { # port connections threads [script] -> "p50 p99 rps"
   local out
-  out=$(wrk -t"$3" -c"$2" -d"${duration}s" --latency -s "$work/post.lua" "http://127.0.0.1:$1/v1/chat/completions")
+  out=$(wrk -t"$3" -c"$2" -d"${duration}s" --latency -s "${4:-$work/post.lua}" "http://127.0.0.1:$1/v1/chat/completions")
   local p50 p99 rps errors
   p50=$(echo "$out" | awk '$1=="50%"{print $2}' | to_us)
   p99=$(echo "$out" | awk '$1=="99%"{print $2}' | to_us)
@@ -140,12 +168,14 @@ run() { # port connections threads -> "p50 p99 rps"
 }
 
 declare -A p50 p99 rps1 rps32
-targets="direct nginx palisade-off palisade"
+targets="direct nginx palisade-off palisade palisade-unique"
 for target in $targets; do
-  case $target in direct) port=$upstream_port;; nginx) port=$proxy_port;; palisade-off) port=$bare_port;; palisade) port=$palisade_port;; esac
-  read -r a b c < <(run "$port" 1 1)
+  script="$work/post.lua"
+  case $target in direct) port=$upstream_port;; nginx) port=$proxy_port;; palisade-off) port=$bare_port;; palisade) port=$palisade_port;;
+    palisade-unique) port=$palisade_port; script="$work/unique.lua";; esac
+  read -r a b c < <(run "$port" 1 1 "$script")
   p50[$target]=$a; p99[$target]=$b; rps1[$target]=$c
-  read -r _ _ d < <(run "$port" 32 2)
+  read -r _ _ d < <(run "$port" 32 2 "$script")
   rps32[$target]=$d
 done
 
@@ -158,7 +188,7 @@ for target in $targets; do
   printf '| %s | %.0f | %.0f | %.0f | %.0f |\n' "$target" "${p50[$target]}" "${p99[$target]}" "${rps1[$target]}" "${rps32[$target]}"
 done
 echo
-for target in palisade-off palisade; do
+for target in palisade-off palisade palisade-unique; do
   added=$(awk -v a="${p50[$target]}" -v b="${p50[nginx]}" 'BEGIN{printf "%.0f", a-b}')
   ratio=$(awk -v a="${rps32[$target]}" -v b="${rps32[nginx]}" 'BEGIN{printf "%.0f", 100*a/b}')
   echo "$target adds ${added} µs at p50 over the bare nginx proxy and reaches ${ratio}% of its throughput at 32 connections."

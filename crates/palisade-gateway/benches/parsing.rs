@@ -50,15 +50,23 @@ fn bench_request(c: &mut Criterion) {
 }
 
 /// The input stage of the `standard` policy on the 3 KB request (every
-/// detector of the engine, nothing found), and the output stage on a
-/// 500-event stream.
+/// detector of the engine, nothing found; the clean-text memo off so each
+/// iteration scans, and on for a text sent again), and the output stage on
+/// a 500-event stream.
 fn bench_guard(c: &mut Criterion) {
     use palisade_gateway::guard::policy::PolicyConfig;
     use palisade_gateway::guard::stream::StreamGuard;
     use palisade_gateway::guard::{self, CompiledPolicy, OutputSession};
     use std::sync::Arc;
 
-    let policy = Arc::new(CompiledPolicy::new(PolicyConfig::standard()).unwrap());
+    let remembering = Arc::new(CompiledPolicy::new(PolicyConfig::standard()).unwrap());
+    let policy = Arc::new(
+        CompiledPolicy::new(PolicyConfig {
+            clean_memo_entries: 0,
+            ..PolicyConfig::standard()
+        })
+        .unwrap(),
+    );
     let body = chat_request();
     let parsed = parse(Endpoint::ChatCompletions, &body).unwrap();
     let mut group = c.benchmark_group("guard");
@@ -66,7 +74,13 @@ fn bench_guard(c: &mut Criterion) {
     group.bench_function("input_standard_chat_3kb", |b| {
         b.iter(|| {
             let mut request = parsed.clone();
-            guard::check_input(&policy, black_box(&mut request), "req_bench").unwrap()
+            guard::check_input(&policy, black_box(&mut request), b"", "req_bench").unwrap()
+        })
+    });
+    group.bench_function("input_standard_chat_3kb_remembered", |b| {
+        b.iter(|| {
+            let mut request = parsed.clone();
+            guard::check_input(&remembering, black_box(&mut request), b"", "req_bench").unwrap()
         })
     });
     let wire = stream_bytes(500);

@@ -236,6 +236,7 @@ async fn proxy_endpoint(gw: Arc<Gateway>, endpoint: Endpoint, request: Request) 
     let mut policy: Option<Arc<guard::CompiledPolicy>> = None;
     let result = async {
         check_content_type(&request)?;
+        let caller = guard::caller_partition(request.headers());
         let body = read_body(request.into_body(), limits).await?;
         let parsed = request::parse(endpoint, &body)?;
         let route = gw
@@ -244,7 +245,9 @@ async fn proxy_endpoint(gw: Arc<Gateway>, endpoint: Endpoint, request: Request) 
             .ok_or_else(|| ApiError::ModelNotFound(parsed.model.clone()))?;
         policy = Some(route.policy.clone());
         let (parsed, outcome) =
-            match guard::check_input_async(&route.policy, parsed, body.len(), &request_id).await {
+            match guard::check_input_async(&route.policy, parsed, body.len(), caller, &request_id)
+                .await
+            {
                 Ok(checked) => checked,
                 Err(stopped) => {
                     verdicts = stopped.verdicts;

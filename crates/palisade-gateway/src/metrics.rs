@@ -69,6 +69,10 @@ fn describe() {
         metrics::Unit::Seconds,
         "Time spent in guardrails, per request stage or streamed event."
     );
+    metrics::describe_counter!(
+        "palisade_guardrail_clean_memo_lookups_total",
+        "Input texts looked up in the clean-text memo, by result (hit: not scanned again)."
+    );
     metrics::describe_gauge!(
         "palisade_upstream_circuit_open",
         "1 while the upstream's circuit breaker is open."
@@ -119,6 +123,15 @@ pub fn guard_verdict(
 pub fn guard_latency(stage: &'static str, elapsed: Duration) {
     metrics::histogram!("palisade_guardrail_duration_seconds", "stage" => stage)
         .record(elapsed.as_secs_f64());
+}
+
+/// Counts one lookup in an input stage's clean-text memo.
+pub fn clean_memo(hit: bool) {
+    metrics::counter!(
+        "palisade_guardrail_clean_memo_lookups_total",
+        "result" => if hit { "hit" } else { "miss" }
+    )
+    .increment(1);
 }
 
 /// Publishes a breaker's state.

@@ -138,14 +138,7 @@ async fn a_secret_in_the_request_is_blocked_with_451_and_never_forwarded() {
     assert_eq!(m.stats.requests.load(Ordering::Relaxed), 0);
 
     // Prometheus counts the verdict.
-    let metrics = client()
-        .get(gw.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = gw.metrics().await;
     assert!(
         metrics
             .lines()
@@ -437,6 +430,7 @@ async fn invalid_policies_are_reported_with_their_paths() {
 [policies.standard]
 shadow = true
 [policies.bad]
+clean_memo_entries = 2000000
 [[policies.bad.input]]
 detectors = ["emails", "canary_leak"]
 action = "explode"
@@ -462,6 +456,7 @@ action = "block"
         "policies.bad.input[0].action",
         "policies.bad.output[0].action",
         "policies.bad.rules[0].pattern",
+        "policies.bad.clean_memo_entries",
         "routes[0].policy",
     ] {
         assert!(rendered.contains(expected), "{expected} in {rendered}");
@@ -592,4 +587,50 @@ async fn large_prompts_and_answers_are_guarded_like_small_ones() {
     let answer = body["choices"][0]["message"]["content"].as_str().unwrap();
     assert!(!answer.contains(GITHUB_TOKEN), "redacted");
     assert!(answer.starts_with("The quarterly report"));
+}
+
+/// The value of the memo lookup counter for `result` on `/metrics`.
+async fn memo_lookups(gw: &TestGateway, result: &str) -> u64 {
+    let metrics = gw.metrics().await;
+    let prefix = format!("palisade_guardrail_clean_memo_lookups_total{{result=\"{result}\"}} ");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .map_or(0, |v| v.trim().parse().unwrap())
+}
+
+#[tokio::test]
+async fn a_clean_text_sent_again_by_the_same_caller_is_not_scanned_again() {
+    let m = mock(MockOptions::default()).await;
+    let gw = gateway_for(&m, "", "").await;
+    let system = "You are the release assistant of an engineering team. Answer in plain \
+                  English, keep summaries short, list action items with their owners, and \
+                  say clearly when a date looks at risk.";
+    let send = |user: &'static str, key: &'static str| {
+        client()
+            .post(gw.url("/v1/chat/completions"))
+            .bearer_auth(key)
+            .json(&chat(Some(system), user, false))
+            .send()
+    };
+    let hits = memo_lookups(&gw, "hit").await;
+    let r = send("What is due this week?", "caller-one").await.unwrap();
+    assert_eq!(r.status(), 200);
+    // The same system prompt again, from the same caller: remembered.
+    let r = send("And next week?", "caller-one").await.unwrap();
+    assert_eq!(r.status(), 200);
+    let after_same = memo_lookups(&gw, "hit").await;
+    assert!(after_same > hits, "{hits} -> {after_same}");
+    let misses = memo_lookups(&gw, "miss").await;
+    // Another caller's first request with it is scanned.
+    let r = send("What is due this week?", "caller-two").await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(memo_lookups(&gw, "miss").await > misses);
+
+    // A secret in a long text is caught every time it is sent.
+    let leaky = format!("{system} My token is {GITHUB_TOKEN}.");
+    for _ in 0..2 {
+        let r = post(&gw, &chat(Some(&leaky), "hello", false)).await;
+        assert_eq!(r.status(), 451);
+    }
 }

@@ -385,14 +385,7 @@ async fn the_circuit_opens_after_repeated_failures() {
     );
     let ready = client().get(gw.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 503);
-    let metrics = client()
-        .get(gw.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = gw.metrics().await;
     assert!(
         metrics.contains("palisade_upstream_circuit_open{upstream=\"primary\"} 1"),
         "{metrics}"

@@ -16,6 +16,7 @@
 //! text. They go to `x-palisade-*` headers, the request log line and
 //! Prometheus counters.
 
+mod memo;
 pub mod policy;
 pub mod stream;
 pub mod text;
@@ -107,6 +108,9 @@ pub(crate) struct StageEngine {
     rules: Vec<DetectorRule>,
     custom: Vec<(String, regex::Regex, Action)>,
     fail: FailMode,
+    /// Texts the scanner found clean (input stage only: answers rarely
+    /// repeat, requests do).
+    memo: Option<memo::CleanMemo>,
 }
 
 impl StageEngine {
@@ -175,11 +179,16 @@ impl StageEngine {
         } else {
             FailMode::Open
         };
+        let memo = match (stage, &scanner) {
+            (Stage::Input, Some(_)) => memo::CleanMemo::new(policy.clean_memo_entries),
+            _ => None,
+        };
         Ok(StageEngine {
             scanner,
             rules: rules.to_vec(),
             custom: compiled,
             fail,
+            memo,
         })
     }
 
@@ -220,28 +229,70 @@ impl StageEngine {
 
     /// Every hit in `text` whose action is not `allow`.
     pub(crate) fn evaluate(&self, text: &str, canary: Option<&Canary>) -> Vec<Hit> {
+        self.evaluate_for(text, canary, None)
+    }
+
+    /// [`Self::evaluate`] for a text sent by the caller identified by
+    /// `partition` (`Some` on the input stage): a text this caller sent
+    /// before and the scanner found clean is not scanned again.
+    fn evaluate_for(
+        &self,
+        text: &str,
+        canary: Option<&Canary>,
+        partition: Option<&[u8]>,
+    ) -> Vec<Hit> {
         let mut hits = Vec::new();
         if let Some(scanner) = &self.scanner {
-            for f in scanner.scan_all(text) {
-                if let Some(action) = self.action_for(f.kind, f.score)
-                    && action != Action::Allow
+            let memo = match (&self.memo, partition) {
+                (Some(memo), Some(partition)) if text.len() >= memo::MIN_MEMO_BYTES => {
+                    Some((memo, memo.digest(partition, text)))
+                }
+                _ => None,
+            };
+            let remembered = memo
+                .as_ref()
+                .is_some_and(|(memo, digest)| memo.contains(digest));
+            if memo.is_some() {
+                m::clean_memo(remembered);
+            }
+            if !remembered {
+                self.scanner_hits(scanner, text, &mut hits);
+                if hits.is_empty()
+                    && let Some((memo, digest)) = memo
                 {
-                    hits.push(Hit {
-                        start: f.start,
-                        end: f.end,
-                        kind: Some(f.kind),
-                        detector: f.kind.as_str().to_owned(),
-                        score: f.score,
-                        reason: if f.reason.starts_with(f.detector.as_ref()) {
-                            f.reason
-                        } else {
-                            format!("{}: {}", f.detector, f.reason)
-                        },
-                        action,
-                    });
+                    memo.insert(digest);
                 }
             }
         }
+        self.canary_and_custom_hits(text, canary, &mut hits);
+        hits
+    }
+
+    /// The scanner's findings in `text` that some rule acts on.
+    fn scanner_hits(&self, scanner: &Scanner, text: &str, hits: &mut Vec<Hit>) {
+        for f in scanner.scan_all(text) {
+            if let Some(action) = self.action_for(f.kind, f.score)
+                && action != Action::Allow
+            {
+                hits.push(Hit {
+                    start: f.start,
+                    end: f.end,
+                    kind: Some(f.kind),
+                    detector: f.kind.as_str().to_owned(),
+                    score: f.score,
+                    reason: if f.reason.starts_with(f.detector.as_ref()) {
+                        f.reason
+                    } else {
+                        format!("{}: {}", f.detector, f.reason)
+                    },
+                    action,
+                });
+            }
+        }
+    }
+
+    /// Canary leaks and custom-rule matches: cheap, and never remembered.
+    fn canary_and_custom_hits(&self, text: &str, canary: Option<&Canary>, hits: &mut Vec<Hit>) {
         if let Some(canary) = canary
             && let Some(action) = self.action_for(Kind::CanaryLeak, 1.0)
             && action != Action::Allow
@@ -277,7 +328,6 @@ impl StageEngine {
                 });
             }
         }
-        hits
     }
 }
 
@@ -580,12 +630,33 @@ fn total_text_len(endpoint: Endpoint, request: &mut ProxyRequest) -> usize {
     total
 }
 
+/// Headers that identify a caller to the upstream: the clean-text memo
+/// keeps each distinct combination of their values apart.
+const CREDENTIAL_HEADERS: [&str; 3] = ["authorization", "api-key", "x-api-key"];
+
+/// The caller's partition of the clean-text memo: its credential headers,
+/// each length-prefixed so no two combinations coincide. Only ever hashed
+/// (keyed), never logged or stored.
+pub fn caller_partition(headers: &HeaderMap) -> Bytes {
+    let mut partition = Vec::new();
+    for name in CREDENTIAL_HEADERS {
+        for value in headers.get_all(name) {
+            partition.extend_from_slice(&(value.len() as u64).to_le_bytes());
+            partition.extend_from_slice(value.as_bytes());
+        }
+        partition.push(0xFF);
+    }
+    Bytes::from(partition)
+}
+
 /// Runs the input stage on `request` (rewriting it in place when the policy
 /// redacts or pseudonymises), plants the canary, and prepares the output
-/// stage. A stop becomes `Err` with the 451 (or 503) to send.
+/// stage. `caller` is the request's [`caller_partition`]. A stop becomes
+/// `Err` with the 451 (or 503) to send.
 pub fn check_input(
     policy: &Arc<CompiledPolicy>,
     request: &mut ProxyRequest,
+    caller: &[u8],
     request_id: &str,
 ) -> Result<InputOutcome, Box<Stopped>> {
     let started = Instant::now();
@@ -607,7 +678,7 @@ pub fn check_input(
             verdicts.push(v);
         } else {
             text::request_texts_mut(endpoint, &mut request.body, &mut |s| {
-                let hits = engine.evaluate(s, None);
+                let hits = engine.evaluate_for(s, None, Some(caller));
                 if hits.is_empty() {
                     return;
                 }
@@ -669,16 +740,17 @@ pub async fn check_input_async(
     policy: &Arc<CompiledPolicy>,
     mut request: ProxyRequest,
     body_len: usize,
+    caller: Bytes,
     request_id: &str,
 ) -> Result<(ProxyRequest, InputOutcome), Box<Stopped>> {
     if body_len < OFFLOAD_BYTES {
-        let outcome = check_input(policy, &mut request, request_id)?;
+        let outcome = check_input(policy, &mut request, &caller, request_id)?;
         return Ok((request, outcome));
     }
     let policy = policy.clone();
     let id = request_id.to_owned();
     offload(request_id, Stage::Input, move || {
-        check_input(&policy, &mut request, &id).map(|outcome| (request, outcome))
+        check_input(&policy, &mut request, &caller, &id).map(|outcome| (request, outcome))
     })
     .await
 }
@@ -922,6 +994,117 @@ pub fn summary(verdicts: &[Verdict]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::request::parse;
+
+    const NOTES: &str = "Please summarise the following meeting notes for the project team, \
+        keeping the action items and owners, and flag anything that looks like a risk to the \
+        delivery date. The release moves to the second week of March.";
+
+    fn chat_request(user: &str) -> ProxyRequest {
+        let body = serde_json::json!({
+            "model": "m",
+            "messages": [{"role": "user", "content": user}],
+        });
+        parse(Endpoint::ChatCompletions, body.to_string().as_bytes()).unwrap()
+    }
+
+    fn remembered(policy: &CompiledPolicy, caller: &[u8], text: &str) -> bool {
+        let memo = policy.input.memo.as_ref().expect("the memo is on");
+        let digest = memo.digest(caller, text);
+        memo.contains(&digest)
+    }
+
+    fn input(policy: &Arc<CompiledPolicy>, caller: &[u8], user: &str) -> InputOutcome {
+        let mut request = chat_request(user);
+        match check_input(policy, &mut request, caller, "req_test") {
+            Ok(outcome) => outcome,
+            Err(stopped) => panic!("stopped: {:?}", stopped.verdicts),
+        }
+    }
+
+    #[test]
+    fn clean_texts_are_remembered_per_caller_and_texts_with_findings_never() {
+        let policy = Arc::new(CompiledPolicy::new(PolicyConfig::standard()).unwrap());
+        assert!(policy.output.memo.is_none(), "answers are not remembered");
+        assert!(NOTES.len() >= memo::MIN_MEMO_BYTES);
+
+        let outcome = input(&policy, b"Bearer alice", NOTES);
+        assert!(outcome.verdicts.is_empty());
+        assert!(remembered(&policy, b"Bearer alice", NOTES));
+        assert!(!remembered(&policy, b"Bearer bob", NOTES));
+
+        // A text with personal data is rewritten every time it is sent.
+        let with_email = format!("{NOTES} Send it to chan.taiman@example.com please.");
+        for _ in 0..2 {
+            let outcome = input(&policy, b"Bearer alice", &with_email);
+            assert_eq!(outcome.verdicts.len(), 1, "{:?}", outcome.verdicts);
+            assert_eq!(outcome.verdicts[0].action, Action::Pseudonymize);
+            let sent = String::from_utf8(outcome.rewritten.unwrap().to_vec()).unwrap();
+            assert!(!sent.contains("chan.taiman@example.com"), "{sent}");
+            assert!(!remembered(&policy, b"Bearer alice", &with_email));
+        }
+
+        // Short texts are always scanned.
+        let short = "Hello there, how are you today?";
+        input(&policy, b"Bearer alice", short);
+        assert!(!remembered(&policy, b"Bearer alice", short));
+    }
+
+    #[test]
+    fn a_remembered_text_still_meets_custom_rules_and_canaries() {
+        let mut config = PolicyConfig::standard();
+        config.custom.push(CustomRule {
+            name: "no-march".into(),
+            stages: vec![Stage::Input],
+            matcher: Matcher::Phrases(vec!["second week of March".into()]),
+            action: Action::Block,
+        });
+        let policy = Arc::new(CompiledPolicy::new(config).unwrap());
+        for round in 0..2 {
+            let mut request = chat_request(NOTES);
+            let stopped = check_input(&policy, &mut request, b"", "req_test")
+                .err()
+                .unwrap_or_else(|| panic!("round {round}: the custom rule must block"));
+            assert_eq!(stopped.verdicts[0].detector, "rule:no-march");
+            // The scanner found nothing, so the text is remembered as clean
+            // for the scanner; the custom rule runs regardless.
+            assert!(remembered(&policy, b"", NOTES));
+        }
+        // Off when configured so.
+        let off = CompiledPolicy::new(PolicyConfig {
+            clean_memo_entries: 0,
+            ..PolicyConfig::standard()
+        })
+        .unwrap();
+        assert!(off.input.memo.is_none());
+    }
+
+    #[test]
+    fn caller_partitions_differ_by_credential_and_hide_nothing_in_debug() {
+        let mut a = HeaderMap::new();
+        a.insert("authorization", HeaderValue::from_static("Bearer alice"));
+        let mut b = HeaderMap::new();
+        b.insert("authorization", HeaderValue::from_static("Bearer bob"));
+        let mut moved = HeaderMap::new();
+        moved.insert("x-api-key", HeaderValue::from_static("Bearer alice"));
+        let none = HeaderMap::new();
+        let parts: Vec<Bytes> = [&a, &b, &moved, &none]
+            .iter()
+            .map(|h| caller_partition(h))
+            .collect();
+        for i in 0..parts.len() {
+            for j in i + 1..parts.len() {
+                assert_ne!(parts[i], parts[j], "{i} and {j}");
+            }
+        }
+        assert_eq!(caller_partition(&a), parts[0], "stable");
+        let policy = CompiledPolicy::new(PolicyConfig::standard()).unwrap();
+        let shown = format!("{:?}", policy.input.memo);
+        assert!(
+            shown.contains("CleanMemo") && !shown.contains("key"),
+            "{shown}"
+        );
+    }
 
     #[tokio::test]
     async fn a_scan_task_that_dies_fails_closed() {

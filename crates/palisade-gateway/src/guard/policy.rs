@@ -169,6 +169,10 @@ pub struct PolicyConfig {
     /// detection engine's own bound, which guarantees that no detectable
     /// value is released before it can be seen whole.
     pub stream_hold_back: Option<usize>,
+    /// How many input texts the policy remembers as clean, so that a text
+    /// sent again (a system prompt, earlier turns of a chat) is not scanned
+    /// again; 0 turns the memo off. See [`super::memo`].
+    pub clean_memo_entries: usize,
     /// Rules for the request.
     pub input: Vec<DetectorRule>,
     /// Rules for the response.
@@ -176,6 +180,10 @@ pub struct PolicyConfig {
     /// Custom regex rules and topic deny-lists.
     pub custom: Vec<CustomRule>,
 }
+
+/// Most texts a policy's clean-text memo may hold (about 40 MB of
+/// digests), so a typo cannot exhaust memory.
+pub const MAX_MEMO_ENTRIES: usize = 1 << 20;
 
 /// Default per-request scan budget.
 pub const DEFAULT_MAX_SCAN_BYTES: usize = 4 * 1024 * 1024;
@@ -231,6 +239,7 @@ impl PolicyConfig {
             canary: true,
             max_scan_bytes: DEFAULT_MAX_SCAN_BYTES,
             stream_hold_back: None,
+            clean_memo_entries: super::memo::DEFAULT_MEMO_ENTRIES,
             input: vec![
                 // The classifiers report only above their calibrated
                 // thresholds (injection 0.75, toxicity 0.971; EVALUATION.md).
@@ -262,6 +271,7 @@ impl PolicyConfig {
             canary: false,
             max_scan_bytes: DEFAULT_MAX_SCAN_BYTES,
             stream_hold_back: None,
+            clean_memo_entries: 0,
             input: Vec::new(),
             output: Vec::new(),
             custom: Vec::new(),
@@ -282,6 +292,8 @@ struct RawPolicy {
     max_scan_bytes: Option<usize>,
     #[serde(default)]
     stream_hold_back: Option<usize>,
+    #[serde(default)]
+    clean_memo_entries: Option<usize>,
     #[serde(default)]
     input: Vec<toml::Value>,
     #[serde(default)]
@@ -391,6 +403,15 @@ pub(crate) fn validate_policies(
                 "must be at least 1",
             );
         }
+        if let Some(n) = raw.clean_memo_entries
+            && n > MAX_MEMO_ENTRIES
+        {
+            problem(
+                problems,
+                format!("{path}.clean_memo_entries"),
+                format!("must be at most {MAX_MEMO_ENTRIES}"),
+            );
+        }
         if let Some(h) = raw.stream_hold_back
             && h > 1024 * 1024
         {
@@ -408,6 +429,9 @@ pub(crate) fn validate_policies(
                 canary: raw.canary.unwrap_or(false),
                 max_scan_bytes: raw.max_scan_bytes.unwrap_or(DEFAULT_MAX_SCAN_BYTES),
                 stream_hold_back: raw.stream_hold_back,
+                clean_memo_entries: raw
+                    .clean_memo_entries
+                    .unwrap_or(super::memo::DEFAULT_MEMO_ENTRIES),
                 input,
                 output,
                 custom,

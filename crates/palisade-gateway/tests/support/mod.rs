@@ -56,6 +56,18 @@ impl TestGateway {
         }
     }
 
+    /// The gateway's `/metrics` page, as Prometheus reads it.
+    pub async fn metrics(&self) -> String {
+        client()
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
