@@ -16,9 +16,10 @@
 //!   response times whether another client recently sent a given text.
 //!   Clients without a credential share one partition.
 //! * The detectors are pure functions of the text, and the memo belongs to
-//!   one compiled policy: a configuration reload compiles a new policy with
-//!   an empty memo, so a remembered verdict is always the one the current
-//!   detectors would give.
+//!   one compiled policy, whose detectors and thresholds never change while
+//!   it lives: policies and models change only by starting the gateway
+//!   again, with empty memos. A remembered verdict is therefore always the
+//!   one a fresh scan would give.
 //!
 //! Bounded in memory: two generations of at most `entries / 2` digests each.
 //! Inserting into a full current generation retires the previous one; a hit
