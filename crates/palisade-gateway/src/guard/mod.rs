@@ -1080,7 +1080,7 @@ mod tests {
     }
 
     #[test]
-    fn caller_partitions_differ_by_credential_and_hide_nothing_in_debug() {
+    fn caller_partitions_differ_by_credential_and_debug_hides_the_key() {
         let mut a = HeaderMap::new();
         a.insert("authorization", HeaderValue::from_static("Bearer alice"));
         let mut b = HeaderMap::new();
