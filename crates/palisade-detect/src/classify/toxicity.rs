@@ -183,6 +183,10 @@ impl ToxicityClassifier {
         self.run(text, None, work, true).0
     }
 
+    /// Scores `text` and returns either its findings (`want_findings`) or
+    /// its verdict, never both: every caller wants one of them, and the
+    /// best window's verdict quotes n-grams, which findings of a benign
+    /// text do not need.
     fn run(
         &self,
         text: &str,
@@ -201,18 +205,18 @@ impl ToxicityClassifier {
         let Some(best_w) = argmax(&scores) else {
             return (Vec::new(), Verdict::default());
         };
-        let best = self.verdict(&scored, best_w, scores[best_w]);
+        if !want_findings {
+            return (Vec::new(), self.verdict(&scored, best_w, scores[best_w]));
+        }
         let mut findings = Vec::new();
-        if want_findings {
-            for (a, z, b) in model::flagged_runs(&scores, thr) {
-                let (s, e) = (scored.windows[a].0, scored.windows[z].1);
-                let v = self.verdict(&scored, b, scores[b]);
-                if let Some(f) = to_finding(Kind::Toxicity, &scored.features.prepared, s, e, &v) {
-                    findings.push(f);
-                }
+        for (a, z, b) in model::flagged_runs(&scores, thr) {
+            let (s, e) = (scored.windows[a].0, scored.windows[z].1);
+            let v = self.verdict(&scored, b, scores[b]);
+            if let Some(f) = to_finding(Kind::Toxicity, &scored.features.prepared, s, e, &v) {
+                findings.push(f);
             }
         }
-        (findings, best)
+        (findings, Verdict::default())
     }
 
     fn category(&self, scored: &model::Scored, w: usize) -> Category {
