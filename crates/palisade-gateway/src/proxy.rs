@@ -234,7 +234,7 @@ async fn attempt_once(
 /// Relays one upstream event stream, re-framing each event.
 struct StreamRelay {
     upstream: SharedUpstream,
-    chunks: std::pin::Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>,
+    chunks: std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, hyper::Error>> + Send>>,
     parser: SseParser,
     ready: VecDeque<SseEvent>,
     idle: Duration,
@@ -254,14 +254,14 @@ impl StreamRelay {
     /// saying anything still counts as a failed attempt (and can fall back).
     async fn start(
         upstream: SharedUpstream,
-        response: reqwest::Response,
+        response: crate::upstream::UpstreamResponse,
         request_id: &str,
         guard: Option<StreamGuard>,
     ) -> Result<Self, Failure> {
         let idle = upstream.config.timeouts.stream_idle;
         let mut relay = StreamRelay {
             upstream,
-            chunks: Box::pin(response.bytes_stream()),
+            chunks: Box::pin(http_body_util::BodyDataStream::new(response.into_body())),
             parser: SseParser::new(MAX_EVENT_BYTES),
             ready: VecDeque::new(),
             idle,

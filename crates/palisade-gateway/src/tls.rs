@@ -70,7 +70,8 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig
     Ok(Arc::new(config))
 }
 
-/// Builds a client config trusting the webpki roots plus `extra_ca`.
+/// Builds a client config trusting the webpki roots plus `extra_ca`, for
+/// the upstream connector (which adds the ALPN protocols).
 pub fn client_config(extra_ca: Option<&Path>) -> Result<rustls::ClientConfig, TlsError> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
@@ -88,6 +89,8 @@ pub fn client_config(extra_ca: Option<&Path>) -> Result<rustls::ClientConfig, Tl
         .map_err(|e| TlsError::Config(e.to_string()))?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // No ALPN list here: the upstream connector sets it (h2, http/1.1) and
+    // refuses a config that already has one.
+    config.alpn_protocols.clear();
     Ok(config)
 }

@@ -6,7 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, StatusCode};
+use http::header::{self, HeaderName, HeaderValue};
+use http::{HeaderMap, StatusCode, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
@@ -16,17 +21,31 @@ use crate::error::ApiError;
 use crate::request::Endpoint;
 use crate::tls::{self, TlsError};
 
+/// The HTTP client of one upstream: hyper's pooled client over rustls,
+/// HTTP/1.1 or HTTP/2 as the server's ALPN answer decides. No redirects are
+/// followed (they could carry the credential to another host) and no proxy
+/// settings are read from the environment. A general-purpose client did
+/// the same through redirect and URL layers that re-parsed the URL of every
+/// request, a fifth of the proxy's own instructions (BENCHMARKS.md).
+type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// An upstream's answer: status, headers, and a body read as it arrives.
+pub type UpstreamResponse = http::Response<hyper::body::Incoming>;
+
 /// One configured upstream with its HTTP client, credential and breaker.
 #[derive(Debug)]
 pub struct Upstream {
     /// Its configuration.
     pub config: UpstreamConfig,
-    client: reqwest::Client,
+    client: HttpClient,
     api_key: Option<SecretString>,
-    /// For OpenAI-style upstreams, the URL of each endpoint, built once:
+    /// The credential header, built once and marked sensitive (never shown
+    /// by `Debug` or logged by hyper).
+    auth_header: Option<(HeaderName, HeaderValue)>,
+    /// For OpenAI-style upstreams, the URI of each endpoint, built once:
     /// rebuilding it cost a URL clone, a path parse and a `format!` per
     /// request.
-    endpoint_urls: Option<[Url; 3]>,
+    endpoint_uris: Option<[Uri; 3]>,
     /// Its circuit breaker.
     pub breaker: Breaker,
 }
@@ -134,38 +153,52 @@ impl Upstream {
                 source,
             }
         })?;
-        let client = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
-            .connect_timeout(config.timeouts.connect)
+        let mut http = HttpConnector::new();
+        http.set_connect_timeout(Some(config.timeouts.connect));
+        http.set_nodelay(true);
+        // The TLS layer above decides which schemes are allowed.
+        http.enforce_http(false);
+        let schemes = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls);
+        let protocols = if config.base_url.scheme() == "https" {
+            schemes.https_only()
+        } else {
+            schemes.https_or_http()
+        };
+        let connector = protocols.enable_http1().enable_http2().wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(90))
-            .tcp_nodelay(true)
-            .user_agent(concat!("palisade/", env!("CARGO_PKG_VERSION")))
-            // Redirects could carry the credential to another host.
-            .redirect(reqwest::redirect::Policy::none())
-            .https_only(config.base_url.scheme() == "https")
-            .no_proxy()
-            .build()
-            .map_err(|e| UpstreamError::Client {
-                name: config.name.clone(),
-                reason: e.to_string(),
-            })?;
+            .pool_timer(TokioTimer::new())
+            .build(connector);
         let api_key = config
             .api_key_env
             .as_deref()
             .and_then(|var| env.var(var))
             .map(SecretString::from);
+        let auth_header = match &api_key {
+            Some(key) => {
+                Some(
+                    auth_header(config.kind, key).ok_or_else(|| UpstreamError::Client {
+                        name: config.name.clone(),
+                        reason: "the API key contains characters an HTTP header cannot carry"
+                            .into(),
+                    })?,
+                )
+            }
+            None => None,
+        };
         let breaker = Breaker::new(config.breaker);
         let mut upstream = Upstream {
             config,
             client,
             api_key,
-            endpoint_urls: None,
+            auth_header,
+            endpoint_uris: None,
             breaker,
         };
         if upstream.config.kind == UpstreamKind::OpenAi {
-            let [a, b, c] = Endpoint::ALL.map(|e| upstream.build_url(e, ""));
+            let [a, b, c] = Endpoint::ALL.map(|e| upstream.build_uri(e, ""));
             if let (Some(a), Some(b), Some(c)) = (a, b, c) {
-                upstream.endpoint_urls = Some([a, b, c]);
+                upstream.endpoint_uris = Some([a, b, c]);
             }
         }
         Ok(upstream)
@@ -185,10 +218,20 @@ impl Upstream {
     /// cannot be an Azure deployment (empty, or only dots, which URL
     /// normalisation would turn into path navigation).
     pub fn url(&self, endpoint: Endpoint, model: &str) -> Option<Url> {
-        if let Some(urls) = &self.endpoint_urls {
-            return Some(urls[endpoint as usize].clone());
-        }
         self.build_url(endpoint, model)
+    }
+
+    /// [`Self::url`] as the request URI, from the per-endpoint cache when
+    /// the URL does not depend on the model.
+    fn uri(&self, endpoint: Endpoint, model: &str) -> Option<Uri> {
+        if let Some(uris) = &self.endpoint_uris {
+            return Some(uris[endpoint as usize].clone());
+        }
+        self.build_uri(endpoint, model)
+    }
+
+    fn build_uri(&self, endpoint: Endpoint, model: &str) -> Option<Uri> {
+        self.build_url(endpoint, model)?.as_str().parse().ok()
     }
 
     fn build_url(&self, endpoint: Endpoint, model: &str) -> Option<Url> {
@@ -230,11 +273,42 @@ impl Upstream {
         url
     }
 
-    fn authorize(&self, builder: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        match (&self.api_key, self.config.kind) {
-            (Some(key), UpstreamKind::OpenAi) => builder.bearer_auth(key.expose_secret()),
-            (Some(key), UpstreamKind::Azure) => builder.header("api-key", key.expose_secret()),
-            (None, _) => builder,
+    /// A request to `uri` with the gateway's headers and credential.
+    fn request(
+        &self,
+        method: http::Method,
+        uri: Uri,
+        accept: &'static str,
+        body: Bytes,
+    ) -> http::Request<Full<Bytes>> {
+        let mut request = http::Request::new(Full::new(body));
+        *request.method_mut() = method;
+        *request.uri_mut() = uri;
+        let headers = request.headers_mut();
+        headers.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
+        headers.insert(header::ACCEPT, HeaderValue::from_static(accept));
+        if let Some((name, value)) = &self.auth_header {
+            headers.insert(name.clone(), value.clone());
+        }
+        request
+    }
+
+    /// Sends `request`, waiting at most `wait` for the response head.
+    async fn exchange(
+        &self,
+        request: http::Request<Full<Bytes>>,
+        wait: Duration,
+    ) -> Result<UpstreamResponse, Failure> {
+        match tokio::time::timeout(wait, self.client.request(request)).await {
+            Err(_) => Err(Failure::Timeout),
+            Ok(Err(e)) if timed_out(&e) => Err(Failure::Timeout),
+            Ok(Err(e)) => {
+                if !e.is_connect() {
+                    tracing::debug!(upstream = %self.name(), error = %e, "upstream request failed");
+                }
+                Err(Failure::Connect)
+            }
+            Ok(Ok(response)) => Ok(response),
         }
     }
 
@@ -247,42 +321,33 @@ impl Upstream {
         body: Bytes,
         stream: bool,
         request_id: &str,
-    ) -> Result<reqwest::Response, Failure> {
+    ) -> Result<UpstreamResponse, Failure> {
         if self.missing_credentials() {
             return Err(Failure::NoCredentials);
         }
-        let Some(url) = self.url(endpoint, model) else {
+        let Some(uri) = self.uri(endpoint, model) else {
             return Err(Failure::ClientError(ApiError::invalid(
                 "model",
                 "this model name cannot be routed to an Azure deployment",
             )));
         };
-        let builder = self
-            .client
-            .post(url)
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .header(
-                http::header::ACCEPT,
-                if stream {
-                    "text/event-stream"
-                } else {
-                    "application/json"
-                },
-            )
-            .header("x-request-id", request_id)
-            .body(body);
-        let builder = self.authorize(builder);
-        let response =
-            match tokio::time::timeout(self.config.timeouts.first_byte, builder.send()).await {
-                Err(_) => return Err(Failure::Timeout),
-                Ok(Err(e)) if e.is_timeout() => return Err(Failure::Timeout),
-                Ok(Err(e)) if e.is_connect() => return Err(Failure::Connect),
-                Ok(Err(e)) => {
-                    tracing::debug!(upstream = %self.name(), error = %e, "upstream request failed");
-                    return Err(Failure::Connect);
-                }
-                Ok(Ok(r)) => r,
-            };
+        let accept = if stream {
+            "text/event-stream"
+        } else {
+            "application/json"
+        };
+        let mut request = self.request(http::Method::POST, uri, accept, body);
+        let headers = request.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        if let Ok(id) = HeaderValue::from_str(request_id) {
+            headers.insert("x-request-id", id);
+        }
+        let response = self
+            .exchange(request, self.config.timeouts.first_byte)
+            .await?;
         let status = response.status();
         if status.is_success() {
             return Ok(response);
@@ -290,7 +355,7 @@ impl Upstream {
         Err(self.classify_error(status, response).await)
     }
 
-    async fn classify_error(&self, status: StatusCode, response: reqwest::Response) -> Failure {
+    async fn classify_error(&self, status: StatusCode, response: UpstreamResponse) -> Failure {
         let retry_after = retry_after_seconds(response.headers());
         match status.as_u16() {
             401 | 403 => {
@@ -315,11 +380,9 @@ impl Upstream {
         if self.missing_credentials() {
             return None;
         }
-        let request = self.authorize(self.client.get(self.models_url()));
-        let response = tokio::time::timeout(Duration::from_secs(5), request.send())
-            .await
-            .ok()?
-            .ok()?;
+        let uri: Uri = self.models_url().as_str().parse().ok()?;
+        let request = self.request(http::Method::GET, uri, "application/json", Bytes::new());
+        let response = self.exchange(request, Duration::from_secs(5)).await.ok()?;
         if !response.status().is_success() {
             return None;
         }
@@ -391,28 +454,27 @@ fn truncate(s: &str, max: usize) -> String {
 
 /// Reads a response body up to `limit` bytes within `timeout`.
 pub async fn read_limited(
-    response: reqwest::Response,
+    response: UpstreamResponse,
     limit: usize,
     timeout: Duration,
 ) -> Result<Bytes, Failure> {
-    use futures_util::StreamExt;
-    if response
-        .content_length()
-        .is_some_and(|len| len > limit as u64)
-    {
+    let mut incoming = response.into_body();
+    if http_body::Body::size_hint(&incoming).lower() > limit as u64 {
         return Err(Failure::Invalid("response too large"));
     }
     let read = async {
-        let mut stream = response.bytes_stream();
         let mut body = bytes::BytesMut::new();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| {
+        while let Some(frame) = incoming.frame().await {
+            let frame = frame.map_err(|e| {
                 if e.is_timeout() {
                     Failure::Timeout
                 } else {
                     Failure::Connect
                 }
             })?;
+            let Ok(chunk) = frame.into_data() else {
+                continue; // trailers
+            };
             if body.len() + chunk.len() > limit {
                 return Err(Failure::Invalid("response too large"));
             }
@@ -423,6 +485,43 @@ pub async fn read_limited(
     tokio::time::timeout(timeout, read)
         .await
         .unwrap_or(Err(Failure::Timeout))
+}
+
+/// Whether a client error is, somewhere down its chain, a timeout (a TCP
+/// connect that did not finish within `timeouts.connect`).
+fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
+/// The gateway's `User-Agent` toward upstreams.
+const USER_AGENT: &str = concat!("palisade/", env!("CARGO_PKG_VERSION"));
+
+/// The credential header for `kind`: `Authorization: Bearer KEY` for
+/// OpenAI-style upstreams, `api-key: KEY` for Azure; `None` if the key
+/// cannot be a header value.
+fn auth_header(kind: UpstreamKind, key: &SecretString) -> Option<(HeaderName, HeaderValue)> {
+    let (name, value) = match kind {
+        UpstreamKind::OpenAi => (
+            header::AUTHORIZATION,
+            HeaderValue::from_str(&format!("Bearer {}", key.expose_secret())),
+        ),
+        UpstreamKind::Azure => (
+            HeaderName::from_static("api-key"),
+            HeaderValue::from_str(key.expose_secret()),
+        ),
+    };
+    let mut value = value.ok()?;
+    value.set_sensitive(true);
+    Some((name, value))
 }
 
 /// Full-jitter-with-floor backoff before retry number `retry` (1-based):
@@ -472,6 +571,52 @@ mod tests {
     }
 
     #[test]
+    fn a_timeout_anywhere_in_the_error_chain_counts_as_a_timeout() {
+        #[derive(Debug)]
+        struct Wrapper(std::io::Error);
+        impl std::fmt::Display for Wrapper {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("connect failed")
+            }
+        }
+        impl std::error::Error for Wrapper {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let slow = Wrapper(std::io::Error::new(std::io::ErrorKind::TimedOut, "slow"));
+        assert!(timed_out(&slow));
+        let refused = Wrapper(std::io::ErrorKind::ConnectionRefused.into());
+        assert!(!timed_out(&refused));
+    }
+
+    #[test]
+    fn the_credential_header_is_sensitive_and_kept_out_of_debug_output() {
+        for (kind, name) in [
+            (UpstreamKind::OpenAi, "authorization"),
+            (UpstreamKind::Azure, "api-key"),
+        ] {
+            let u = upstream(kind, "https://api.example.com/v1");
+            let (header, value) = u.auth_header.clone().unwrap();
+            assert_eq!(header.as_str(), name);
+            assert!(value.is_sensitive());
+            assert!(value.to_str().unwrap().ends_with("sk-test"));
+            let shown = format!("{u:?}");
+            assert!(!shown.contains("sk-test"), "{shown}");
+        }
+        let mut config = upstream(UpstreamKind::OpenAi, "https://h").config;
+        config.api_key_env = Some("KEY".into());
+        let bad = Upstream::new(
+            config,
+            &MapEnv(BTreeMap::from([(
+                "KEY".to_string(),
+                "sk\ntest".to_string(),
+            )])),
+        );
+        assert!(bad.is_err(), "a key with a line break cannot be a header");
+    }
+
+    #[test]
     fn openai_urls_append_the_endpoint_to_the_base_path() {
         let u = upstream(UpstreamKind::OpenAi, "https://api.example.com/v1/");
         assert_eq!(
@@ -482,25 +627,36 @@ mod tests {
     }
 
     #[test]
-    fn cached_openai_urls_equal_freshly_built_ones() {
+    fn cached_openai_uris_equal_the_urls() {
         for base in [
             "https://api.example.com/v1/",
             "http://127.0.0.1:9/v1",
             "https://h/",
         ] {
             let u = upstream(UpstreamKind::OpenAi, base);
-            assert!(u.endpoint_urls.is_some());
+            assert!(u.endpoint_uris.is_some());
             for e in Endpoint::ALL {
                 for model in ["m", "gpt-4o", "../x"] {
-                    assert_eq!(u.url(e, model), u.build_url(e, model), "{base} {e:?}");
+                    let uri = u.uri(e, model).unwrap();
+                    assert_eq!(
+                        uri.to_string(),
+                        u.url(e, model).unwrap().as_str(),
+                        "{base} {e:?}"
+                    );
+                    assert_eq!(Some(uri), u.build_uri(e, model));
                 }
                 assert!(u.url(e, "m").unwrap().path().ends_with(e.path()));
             }
         }
-        assert!(
-            upstream(UpstreamKind::Azure, "https://h")
-                .endpoint_urls
-                .is_none()
+        let azure = upstream(UpstreamKind::Azure, "https://res.openai.azure.com");
+        assert!(azure.endpoint_uris.is_none());
+        let uri = azure.uri(Endpoint::ChatCompletions, "gpt-4o").unwrap();
+        assert_eq!(
+            uri.to_string(),
+            azure
+                .url(Endpoint::ChatCompletions, "gpt-4o")
+                .unwrap()
+                .as_str()
         );
     }
 
