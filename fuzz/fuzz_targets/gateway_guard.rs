@@ -28,7 +28,8 @@ fn policy() -> Arc<CompiledPolicy> {
 fuzz_target!(|data: &[u8]| {
     let policy = policy();
     if let Ok(mut parsed) = request::parse(Endpoint::ChatCompletions, data) {
-        if let Ok(outcome) = guard::check_input(&policy, &mut parsed, "req_fuzz") {
+        let caller = b"fuzz-caller";
+        if let Ok(outcome) = guard::check_input(&policy, &mut parsed, caller, "req_fuzz") {
             if let Some(body) = outcome.rewritten {
                 assert!(request::parse(Endpoint::ChatCompletions, &body).is_ok());
             }
