@@ -790,3 +790,31 @@ async fn https_upstreams_are_verified_against_webpki_roots_plus_the_extra_ca() {
     assert_eq!(error["code"], "upstream_failed");
     front.cancel();
 }
+
+#[tokio::test]
+async fn an_answer_over_the_upstream_response_limit_is_a_502_and_one_under_it_passes() {
+    let long = "word ".repeat(1_000);
+    let mock = MockUpstream::start(MockOptions {
+        reply: Some(long.clone()),
+        ..MockOptions::default()
+    })
+    .await
+    .unwrap();
+    for (limit, allowed) in [(1024usize, false), (64 * 1024, true)] {
+        let toml = format!(
+            "[server.limits]\nmax_upstream_response_bytes = {limit}\n{}",
+            single(&mock.base_url(), "")
+        );
+        let gw = TestGateway::start(&toml).await;
+        let r = post(&gw, &chat(false)).await;
+        if allowed {
+            assert_eq!(r.status(), 200, "limit {limit}");
+            let body: Value = r.json().await.unwrap();
+            assert_eq!(body["choices"][0]["message"]["content"], long.as_str());
+        } else {
+            let (status, error, _) = error_of(r).await;
+            assert_eq!(status, 502, "limit {limit}");
+            assert_eq!(error["code"], "upstream_invalid_response");
+        }
+    }
+}
