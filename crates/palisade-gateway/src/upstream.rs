@@ -38,9 +38,9 @@ pub struct Upstream {
     /// Its configuration.
     pub config: UpstreamConfig,
     client: HttpClient,
-    api_key: Option<SecretString>,
-    /// The credential header, built once and marked sensitive (never shown
-    /// by `Debug` or logged by hyper).
+    /// The credential header, built once from the key and marked sensitive
+    /// (never shown by `Debug` or logged by hyper); the key itself is not
+    /// kept.
     auth_header: Option<(HeaderName, HeaderValue)>,
     /// For OpenAI-style upstreams, the URI of each endpoint, built once:
     /// rebuilding it cost a URL clone, a path parse and a `format!` per
@@ -190,7 +190,6 @@ impl Upstream {
         let mut upstream = Upstream {
             config,
             client,
-            api_key,
             auth_header,
             endpoint_uris: None,
             breaker,
@@ -211,30 +210,13 @@ impl Upstream {
 
     /// Whether a credential is configured but missing.
     pub fn missing_credentials(&self) -> bool {
-        self.config.api_key_env.is_some() && self.api_key.is_none()
+        self.config.api_key_env.is_some() && self.auth_header.is_none()
     }
 
     /// The full URL for `endpoint` and `model`; `None` when the model name
     /// cannot be an Azure deployment (empty, or only dots, which URL
     /// normalisation would turn into path navigation).
     pub fn url(&self, endpoint: Endpoint, model: &str) -> Option<Url> {
-        self.build_url(endpoint, model)
-    }
-
-    /// [`Self::url`] as the request URI, from the per-endpoint cache when
-    /// the URL does not depend on the model.
-    fn uri(&self, endpoint: Endpoint, model: &str) -> Option<Uri> {
-        if let Some(uris) = &self.endpoint_uris {
-            return Some(uris[endpoint as usize].clone());
-        }
-        self.build_uri(endpoint, model)
-    }
-
-    fn build_uri(&self, endpoint: Endpoint, model: &str) -> Option<Uri> {
-        self.build_url(endpoint, model)?.as_str().parse().ok()
-    }
-
-    fn build_url(&self, endpoint: Endpoint, model: &str) -> Option<Url> {
         let mut url = self.config.base_url.clone();
         let base_path = url.path().trim_end_matches('/').to_owned();
         match self.config.kind {
@@ -264,6 +246,19 @@ impl Upstream {
             }
         }
         Some(url)
+    }
+
+    /// [`Self::url`] as the request URI, from the per-endpoint cache when
+    /// the URL does not depend on the model.
+    fn uri(&self, endpoint: Endpoint, model: &str) -> Option<Uri> {
+        if let Some(uris) = &self.endpoint_uris {
+            return Some(uris[endpoint as usize].clone());
+        }
+        self.build_uri(endpoint, model)
+    }
+
+    fn build_uri(&self, endpoint: Endpoint, model: &str) -> Option<Uri> {
+        self.url(endpoint, model)?.as_str().parse().ok()
     }
 
     fn models_url(&self) -> Url {
@@ -715,7 +710,7 @@ mod tests {
     fn missing_credential_is_detected() {
         let mut u = upstream(UpstreamKind::OpenAi, "https://x.example/v1");
         assert!(!u.missing_credentials());
-        u.api_key = None;
+        u.auth_header = None;
         assert!(u.missing_credentials());
     }
 }

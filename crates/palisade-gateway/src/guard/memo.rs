@@ -44,7 +44,9 @@ pub(crate) type Digest = [u8; 16];
 
 /// A bounded set of keyed digests of texts found clean.
 pub(crate) struct CleanMemo {
-    key: [u8; 32],
+    /// HMAC-SHA-256 with the key already absorbed: each digest clones it
+    /// instead of redoing the key schedule (two compressions) per text.
+    keyed: Hmac<Sha256>,
     per_generation: usize,
     generations: Mutex<Generations>,
 }
@@ -72,8 +74,12 @@ impl CleanMemo {
     }
 
     fn with_key(entries: usize, key: [u8; 32]) -> Option<CleanMemo> {
-        (entries > 0).then(|| CleanMemo {
-            key,
+        if entries == 0 {
+            return None;
+        }
+        Some(CleanMemo {
+            // HMAC accepts keys of any length, so this never declines.
+            keyed: <Hmac<Sha256> as Mac>::new_from_slice(&key).ok()?,
             per_generation: (entries / 2).max(1),
             generations: Mutex::new(Generations::default()),
         })
@@ -83,8 +89,7 @@ impl CleanMemo {
     /// `partition`, is remembered. The partition's length is hashed first,
     /// so no (partition, text) pair can pose as another.
     pub(crate) fn digest(&self, partition: &[u8], text: &str) -> Digest {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key)
-            .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
+        let mut mac = self.keyed.clone();
         mac.update(&(partition.len() as u64).to_le_bytes());
         mac.update(partition);
         mac.update(text.as_bytes());

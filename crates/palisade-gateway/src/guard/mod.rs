@@ -1051,7 +1051,7 @@ mod tests {
     }
 
     #[test]
-    fn a_remembered_text_still_meets_custom_rules_and_canaries() {
+    fn a_remembered_text_still_meets_custom_rules_and_the_memo_can_be_off() {
         let mut config = PolicyConfig::standard();
         config.custom.push(CustomRule {
             name: "no-march".into(),

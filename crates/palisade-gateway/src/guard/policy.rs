@@ -181,8 +181,9 @@ pub struct PolicyConfig {
     pub custom: Vec<CustomRule>,
 }
 
-/// Most texts a policy's clean-text memo may hold (about 40 MB of
-/// digests), so a typo cannot exhaust memory.
+/// Most texts a policy's clean-text memo may hold, so a typo cannot
+/// exhaust memory: at most 2^20 digests of 16 bytes in two hash sets, a few
+/// tens of MB with the sets' own overhead.
 pub const MAX_MEMO_ENTRIES: usize = 1 << 20;
 
 /// Default per-request scan budget.
