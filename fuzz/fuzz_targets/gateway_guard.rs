@@ -2,7 +2,7 @@
 //! Runs the guardrails of the `standard` policy on arbitrary bytes: once as
 //! a request body (input stage), once as the events of a streamed answer
 //! (output stage). Invariants: no panic; a rewritten request is still a
-//! valid request; the guarded stream is valid SSE that ends with `[DONE]`
+//! valid request and holds exactly what the input stage left; the guarded stream is valid SSE that ends with `[DONE]`
 //! once the upstream's `[DONE]` went in.
 
 use std::sync::{Arc, OnceLock};
@@ -29,9 +29,15 @@ fuzz_target!(|data: &[u8]| {
     let policy = policy();
     if let Ok(mut parsed) = request::parse(Endpoint::ChatCompletions, data) {
         let caller = b"fuzz-caller";
-        if let Ok(outcome) = guard::check_input(&policy, &mut parsed, caller, "req_fuzz") {
+        if let Ok(outcome) = guard::check_input(&policy, &mut parsed, data, caller, "req_fuzz") {
             if let Some(body) = outcome.rewritten {
-                assert!(request::parse(Endpoint::ChatCompletions, &body).is_ok());
+                // Whether the canary was spliced into the client's bytes or
+                // the request serialised again, what goes upstream is the
+                // request the guardrails left.
+                match request::parse(Endpoint::ChatCompletions, &body) {
+                    Ok(sent) => assert_eq!(sent.body, parsed.body),
+                    Err(e) => panic!("rewritten request does not parse: {e:?}"),
+                }
             }
         }
     }

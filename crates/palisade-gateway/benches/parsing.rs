@@ -74,13 +74,20 @@ fn bench_guard(c: &mut Criterion) {
     group.bench_function("input_standard_chat_3kb", |b| {
         b.iter(|| {
             let mut request = parsed.clone();
-            guard::check_input(&policy, black_box(&mut request), b"", "req_bench").unwrap()
+            guard::check_input(&policy, black_box(&mut request), &body, b"", "req_bench").unwrap()
         })
     });
     group.bench_function("input_standard_chat_3kb_remembered", |b| {
         b.iter(|| {
             let mut request = parsed.clone();
-            guard::check_input(&remembering, black_box(&mut request), b"", "req_bench").unwrap()
+            guard::check_input(
+                &remembering,
+                black_box(&mut request),
+                &body,
+                b"",
+                "req_bench",
+            )
+            .unwrap()
         })
     });
     let wire = stream_bytes(500);

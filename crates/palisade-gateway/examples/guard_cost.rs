@@ -79,7 +79,9 @@ fn main() {
     let parsed = parse(Endpoint::ChatCompletions, &body).unwrap();
     let check_input = || {
         let mut request = parsed.clone();
-        black_box(guard::check_input(&policy, black_box(&mut request), b"", "req_bench").is_ok());
+        black_box(
+            guard::check_input(&policy, black_box(&mut request), &body, b"", "req_bench").is_ok(),
+        );
     };
 
     let warm = best_of_five(n, |_| {}, check_input);
@@ -106,7 +108,14 @@ fn main() {
         || {
             let mut request = parsed.clone();
             black_box(
-                guard::check_input(&remembering, black_box(&mut request), b"", "req_bench").is_ok(),
+                guard::check_input(
+                    &remembering,
+                    black_box(&mut request),
+                    &body,
+                    b"",
+                    "req_bench",
+                )
+                .is_ok(),
             );
         },
     );

@@ -245,8 +245,7 @@ async fn proxy_endpoint(gw: Arc<Gateway>, endpoint: Endpoint, request: Request) 
             .ok_or_else(|| ApiError::ModelNotFound(parsed.model.clone()))?;
         policy = Some(route.policy.clone());
         let (parsed, outcome) =
-            match guard::check_input_async(&route.policy, parsed, body.len(), caller, &request_id)
-                .await
+            match guard::check_input_async(&route.policy, parsed, &body, caller, &request_id).await
             {
                 Ok(checked) => checked,
                 Err(stopped) => {

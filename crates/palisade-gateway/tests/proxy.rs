@@ -503,6 +503,18 @@ async fn bad_requests_get_precise_openai_errors() {
     };
     expect_error(raw(b"{\"model\": ".to_vec()), 400, "code", "invalid_json").await;
     expect_error(raw(vec![0xff, 0xfe, 0x00]), 400, "code", "invalid_json").await;
+    // A repeated key: the guardrails and the model's API could each read a
+    // different one.
+    expect_error(
+        raw(
+            br#"{"model":"gpt-test","messages":[{"role":"user","content":"a","content":"b"}]}"#
+                .to_vec(),
+        ),
+        400,
+        "code",
+        "invalid_json",
+    )
+    .await;
     expect_error(
         c.post(&chat_url)
             .header("content-type", "text/plain")

@@ -18,6 +18,7 @@
 
 mod memo;
 pub mod policy;
+mod splice;
 pub mod stream;
 pub mod text;
 
@@ -651,11 +652,14 @@ pub fn caller_partition(headers: &HeaderMap) -> Bytes {
 
 /// Runs the input stage on `request` (rewriting it in place when the policy
 /// redacts or pseudonymises), plants the canary, and prepares the output
-/// stage. `caller` is the request's [`caller_partition`]. A stop becomes
-/// `Err` with the 451 (or 503) to send.
+/// stage. `raw` is the body `request` was parsed from: when only the canary
+/// changes, it goes into those bytes rather than into a fresh serialisation.
+/// `caller` is the request's [`caller_partition`]. A stop becomes `Err` with
+/// the 451 (or 503) to send.
 pub fn check_input(
     policy: &Arc<CompiledPolicy>,
     request: &mut ProxyRequest,
+    raw: &[u8],
     caller: &[u8],
     request_id: &str,
 ) -> Result<InputOutcome, Box<Stopped>> {
@@ -698,20 +702,26 @@ pub fn check_input(
     if let Some(error) = stop_error(policy, Stage::Input, &verdicts, request_id) {
         return Err(stopped(error, verdicts));
     }
-    let canary = if policy.config.canary && enforced && endpoint == Endpoint::ChatCompletions {
+    let planted = if policy.config.canary && enforced && endpoint == Endpoint::ChatCompletions {
         plant_canary(request)
     } else {
         None
     };
-    changed |= canary.is_some();
-    let rewritten = if changed {
-        match serde_json::to_vec(&request.body) {
+    // Only the canary changed: splice it into the client's bytes (the parser
+    // refused duplicate keys, so they hold the same messages as the value).
+    let spliced = match &planted {
+        Some((_, sentence)) if !changed => splice::append_to_system_content(raw, sentence),
+        _ => None,
+    };
+    let rewritten = match spliced {
+        Some(bytes) => Some(Bytes::from(bytes)),
+        None if changed || planted.is_some() => match serde_json::to_vec(&request.body) {
             Ok(bytes) => Some(Bytes::from(bytes)),
             Err(_) => return Err(stopped(ApiError::Internal, verdicts)),
-        }
-    } else {
-        None
+        },
+        None => None,
     };
+    let canary = planted.map(|(canary, _)| canary);
     Ok(InputOutcome {
         verdicts,
         rewritten,
@@ -739,18 +749,19 @@ pub const OFFLOAD_BYTES: usize = 64 * 1024;
 pub async fn check_input_async(
     policy: &Arc<CompiledPolicy>,
     mut request: ProxyRequest,
-    body_len: usize,
+    raw: &Bytes,
     caller: Bytes,
     request_id: &str,
 ) -> Result<(ProxyRequest, InputOutcome), Box<Stopped>> {
-    if body_len < OFFLOAD_BYTES {
-        let outcome = check_input(policy, &mut request, &caller, request_id)?;
+    if raw.len() < OFFLOAD_BYTES {
+        let outcome = check_input(policy, &mut request, raw, &caller, request_id)?;
         return Ok((request, outcome));
     }
     let policy = policy.clone();
     let id = request_id.to_owned();
+    let raw = raw.clone();
     offload(request_id, Stage::Input, move || {
-        check_input(&policy, &mut request, &caller, &id).map(|outcome| (request, outcome))
+        check_input(&policy, &mut request, &raw, &caller, &id).map(|outcome| (request, outcome))
     })
     .await
 }
@@ -789,9 +800,10 @@ pub async fn check_output_json_async(
     .await
 }
 
-/// Adds a canary sentence to the first system (or developer) message. A
-/// request with no system prompt has nothing to leak and gets none.
-fn plant_canary(request: &mut ProxyRequest) -> Option<Canary> {
+/// Adds a canary sentence to the first system (or developer) message, and
+/// returns the canary with the sentence that carries it. A request with no
+/// system prompt has nothing to leak and gets none.
+fn plant_canary(request: &mut ProxyRequest) -> Option<(Canary, String)> {
     let Some(Value::Array(messages)) = request.body.get_mut("messages") else {
         return None;
     };
@@ -811,11 +823,11 @@ fn plant_canary(request: &mut ProxyRequest) -> Option<Canary> {
     match message.get_mut("content") {
         Some(Value::String(s)) => s.push_str(&sentence),
         Some(Value::Array(parts)) => {
-            parts.push(serde_json::json!({"type": "text", "text": sentence}))
+            parts.push(serde_json::json!({"type": "text", "text": sentence.clone()}))
         }
         _ => return None,
     }
-    Some(canary)
+    Some((canary, sentence))
 }
 
 /// Runs the output stage on a complete JSON answer: redacts, restores
@@ -1000,12 +1012,15 @@ mod tests {
         keeping the action items and owners, and flag anything that looks like a risk to the \
         delivery date. The release moves to the second week of March.";
 
-    fn chat_request(user: &str) -> ProxyRequest {
-        let body = serde_json::json!({
+    /// A parsed chat request and the bytes it was parsed from.
+    fn chat_request(user: &str) -> (ProxyRequest, Vec<u8>) {
+        let raw = serde_json::json!({
             "model": "m",
             "messages": [{"role": "user", "content": user}],
-        });
-        parse(Endpoint::ChatCompletions, body.to_string().as_bytes()).unwrap()
+        })
+        .to_string()
+        .into_bytes();
+        (parse(Endpoint::ChatCompletions, &raw).unwrap(), raw)
     }
 
     fn remembered(policy: &CompiledPolicy, caller: &[u8], text: &str) -> bool {
@@ -1015,8 +1030,8 @@ mod tests {
     }
 
     fn input(policy: &Arc<CompiledPolicy>, caller: &[u8], user: &str) -> InputOutcome {
-        let mut request = chat_request(user);
-        match check_input(policy, &mut request, caller, "req_test") {
+        let (mut request, raw) = chat_request(user);
+        match check_input(policy, &mut request, &raw, caller, "req_test") {
             Ok(outcome) => outcome,
             Err(stopped) => panic!("stopped: {:?}", stopped.verdicts),
         }
@@ -1061,8 +1076,8 @@ mod tests {
         });
         let policy = Arc::new(CompiledPolicy::new(config).unwrap());
         for round in 0..2 {
-            let mut request = chat_request(NOTES);
-            let stopped = check_input(&policy, &mut request, b"", "req_test")
+            let (mut request, raw) = chat_request(NOTES);
+            let stopped = check_input(&policy, &mut request, &raw, b"", "req_test")
                 .err()
                 .unwrap_or_else(|| panic!("round {round}: the custom rule must block"));
             assert_eq!(stopped.verdicts[0].detector, "rule:no-march");
