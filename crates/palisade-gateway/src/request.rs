@@ -82,14 +82,13 @@ pub fn parse(endpoint: Endpoint, bytes: &[u8]) -> Result<ProxyRequest, ApiError>
             code: "invalid_json",
         });
     }
-    let UniqueKeys(value) =
-        serde_json::from_slice(bytes).map_err(|e| ApiError::InvalidRequest {
-            // serde_json's message names the position, never the content (a
-            // duplicate key is not echoed either).
-            message: format!("request body is not valid JSON: {e}"),
-            param: None,
-            code: "invalid_json",
-        })?;
+    let value = parse_unique_keys(bytes).map_err(|e| ApiError::InvalidRequest {
+        // serde_json's message names the position, never the content (a
+        // duplicate key is not echoed either).
+        message: format!("request body is not valid JSON: {e}"),
+        param: None,
+        code: "invalid_json",
+    })?;
     let Value::Object(body) = value else {
         return Err(ApiError::InvalidRequest {
             message: "request body must be a JSON object".into(),
@@ -165,6 +164,13 @@ pub fn parse(endpoint: Endpoint, bytes: &[u8]) -> Result<ProxyRequest, ApiError>
 /// which is also what lets [`crate::guard`] splice its canary into the raw
 /// bytes instead of serialising the request again.
 struct UniqueKeys(Value);
+
+/// Parses `bytes` as JSON, refusing any object that repeats a key (see
+/// [`UniqueKeys`]). The guardrails read answers through it too: an answer
+/// whose texts a client could read differently from them is not passed on.
+pub(crate) fn parse_unique_keys(bytes: &[u8]) -> Result<Value, serde_json::Error> {
+    serde_json::from_slice::<UniqueKeys>(bytes).map(|UniqueKeys(value)| value)
+}
 
 impl<'de> serde::Deserialize<'de> for UniqueKeys {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

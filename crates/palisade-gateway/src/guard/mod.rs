@@ -843,11 +843,12 @@ pub fn check_output_json(
         });
     }
     let started = Instant::now();
-    let Ok(mut value) = serde_json::from_slice::<Value>(body) else {
-        return Ok(OutputChecked {
-            rewritten: None,
-            verdicts: Vec::new(),
-        });
+    // The proxy passes only JSON answers on, so what fails here repeats a
+    // key (or nests too deep): the client might read another text than the
+    // one scanned, so it does not get the answer.
+    let Ok(mut value) = crate::request::parse_unique_keys(body) else {
+        tracing::warn!(request_id = %session.request_id, "answer refused: an object repeats a key");
+        return Err(stopped(ApiError::UpstreamInvalid, Vec::new()));
     };
     let policy = &session.policy;
     let enforced = !session.shadow();
@@ -1063,6 +1064,36 @@ mod tests {
         let short = "Hello there, how are you today?";
         input(&policy, b"Bearer alice", short);
         assert!(!remembered(&policy, b"Bearer alice", short));
+    }
+
+    #[test]
+    fn an_answer_that_repeats_a_key_is_refused_not_passed_on() {
+        let session = OutputSession {
+            policy: Arc::new(CompiledPolicy::new(PolicyConfig::standard()).unwrap()),
+            canary: None,
+            restore: Vec::new(),
+            request_id: "req_test".into(),
+        };
+        // A client keeping the first `content` would read the e-mail
+        // address that a scan of the last one never saw.
+        let twice = Bytes::from_static(
+            br#"{"choices":[{"index":0,"message":{"role":"assistant","content":"mail chan.taiman@example.com","content":"fine"}}]}"#,
+        );
+        let stopped = check_output_json(&session, &twice)
+            .err()
+            .expect("a repeated key stops the answer");
+        assert!(
+            matches!(stopped.error, ApiError::UpstreamInvalid),
+            "{:?}",
+            stopped.error
+        );
+        // The same answer without the repeat is scanned and redacted.
+        let once = Bytes::from_static(
+            br#"{"choices":[{"index":0,"message":{"role":"assistant","content":"mail chan.taiman@example.com"}}]}"#,
+        );
+        let checked = check_output_json(&session, &once).unwrap();
+        let sent = String::from_utf8(checked.rewritten.unwrap().to_vec()).unwrap();
+        assert!(!sent.contains("chan.taiman@example.com"), "{sent}");
     }
 
     #[test]
