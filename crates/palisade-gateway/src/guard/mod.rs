@@ -1079,9 +1079,9 @@ mod tests {
         let twice = Bytes::from_static(
             br#"{"choices":[{"index":0,"message":{"role":"assistant","content":"mail chan.taiman@example.com","content":"fine"}}]}"#,
         );
-        let stopped = check_output_json(&session, &twice)
-            .err()
-            .expect("a repeated key stops the answer");
+        let Err(stopped) = check_output_json(&session, &twice) else {
+            panic!("a repeated key stops the answer");
+        };
         assert!(
             matches!(stopped.error, ApiError::UpstreamInvalid),
             "{:?}",
