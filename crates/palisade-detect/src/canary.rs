@@ -10,7 +10,7 @@
 use std::borrow::Cow;
 
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+use base64::engine::general_purpose::STANDARD;
 
 use crate::finding::{Finding, Kind};
 use crate::{Error, normalize};
@@ -81,19 +81,29 @@ impl Canary {
     /// The canary for a checked token: its encoded forms, searched for in
     /// output alongside the token itself.
     fn with_forms(token: String, squeezed: String) -> Canary {
-        let mut encoded = Vec::new();
+        let mut encoded: Vec<(String, &'static str)> = Vec::with_capacity(7);
+        let mut buf = Vec::with_capacity(token.len() + 2);
         for k in 0..3usize {
-            let mut buf = vec![0u8; k];
+            buf.clear();
+            buf.resize(k, 0);
             buf.extend_from_slice(token.as_bytes());
-            for (engine, name) in [(&STANDARD, "base64"), (&URL_SAFE, "base64url")] {
-                let enc = engine.encode(&buf);
-                let enc = enc.trim_end_matches('=');
-                let skip = if k == 0 { 0 } else { 4 };
-                if enc.len() > skip + 4 + 8 {
-                    let core = enc[skip..enc.len() - 4].to_owned();
-                    if !encoded.iter().any(|(c, _)| *c == core) {
-                        encoded.push((core, name));
-                    }
+            let enc = STANDARD.encode(&buf);
+            let enc = enc.trim_end_matches('=');
+            let skip = if k == 0 { 0 } else { 4 };
+            if enc.len() <= skip + 4 + 8 {
+                continue;
+            }
+            let core = &enc[skip..enc.len() - 4];
+            // The URL-safe alphabet differs only in `+` and `/`: the same
+            // form with those swapped, and no second form without them.
+            let url_safe = core
+                .contains(['+', '/'])
+                .then(|| core.replace('+', "-").replace('/', "_"));
+            for (form, name) in [(Some(core.to_owned()), "base64"), (url_safe, "base64url")] {
+                if let Some(form) = form
+                    && !encoded.iter().any(|(c, _)| *c == form)
+                {
+                    encoded.push((form, name));
                 }
             }
         }
@@ -131,14 +141,10 @@ impl Canary {
                 });
             }
         };
-        // Encoded forms first, on the raw text (case matters for base64).
+        // Encoded forms first, on the raw text (case matters for base64, not
+        // for hex).
         for (core, how) in &self.encoded {
-            let hay = if *how == "hex" {
-                Cow::Owned(text.to_ascii_lowercase())
-            } else {
-                Cow::Borrowed(text)
-            };
-            for (i, _) in hay.match_indices(core.as_str()) {
+            for i in occurrences(text.as_bytes(), core.as_bytes(), *how == "hex") {
                 push(&mut out, i, i + core.len(), how);
             }
         }
@@ -157,7 +163,7 @@ impl Canary {
             (&self.squeezed, "verbatim, spaced, split or re-cased"),
             (&reversed, "reversed"),
         ] {
-            for (i, _) in sq.match_indices(needle.as_str()) {
+            for i in occurrences(sq.as_bytes(), needle.as_bytes(), false) {
                 let (s, _) = map[i];
                 let (_, e) = map[i + needle.len() - 1];
                 push(&mut out, s, e, how);
@@ -168,9 +174,52 @@ impl Canary {
     }
 }
 
+/// Starts of the non-overlapping occurrences of `needle` in `hay`, left to
+/// right, as `str::match_indices` finds them; ASCII case is ignored when
+/// `fold` (the needle is then lower case). Candidates come from a `memchr`
+/// for the first byte: on the short texts of a chat answer that is several
+/// times cheaper than the substring searcher `match_indices` sets up for
+/// each of the seven forms on every call.
+fn occurrences<'a>(
+    hay: &'a [u8],
+    needle: &'a [u8],
+    fold: bool,
+) -> impl Iterator<Item = usize> + 'a {
+    let first = needle.first().copied().unwrap_or(0);
+    let other = if fold {
+        first.to_ascii_uppercase()
+    } else {
+        first
+    };
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        if needle.is_empty() {
+            return None;
+        }
+        let last_start = hay.len().checked_sub(needle.len())?;
+        while at <= last_start {
+            let i = at + memchr::memchr2(first, other, hay.get(at..=last_start)?)?;
+            let window = &hay[i..i + needle.len()];
+            let hit = if fold {
+                window.eq_ignore_ascii_case(needle)
+            } else {
+                window == needle
+            };
+            if hit {
+                at = i + needle.len();
+                return Some(i);
+            }
+            at = i + 1;
+        }
+        None
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::URL_SAFE;
+    use proptest::prelude::*;
 
     #[test]
     fn tokens_from_random_bytes_use_five_bits_of_each() {
@@ -226,5 +275,42 @@ mod tests {
         let other = Canary::generate().unwrap();
         assert!(c.find_in(other.as_str()).is_empty());
         assert!(Canary::from_token("short").is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn occurrences_are_what_match_indices_finds(
+            hay in "[ab/+AB]{0,40}",
+            needle in "[ab/+]{1,4}",
+        ) {
+            let want: Vec<usize> = hay.match_indices(needle.as_str()).map(|(i, _)| i).collect();
+            let got: Vec<usize> = occurrences(hay.as_bytes(), needle.as_bytes(), false).collect();
+            prop_assert_eq!(got, want);
+            let lower = hay.to_ascii_lowercase();
+            let want: Vec<usize> = lower.match_indices(needle.as_str()).map(|(i, _)| i).collect();
+            let got: Vec<usize> = occurrences(hay.as_bytes(), needle.as_bytes(), true).collect();
+            prop_assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn url_safe_forms_are_found_where_the_alphabets_differ() {
+        // Generated tokens (letters, digits, `-`) never encode to `+` or
+        // `/`; a caller's own token may, and then has a URL-safe form too.
+        let mut seen = 0;
+        for tail in ["", "~~~", "-~?~?>>", "???~~~___"] {
+            let c = Canary::from_token(&format!("PAL-7QK2M9XW4HJD3RTV{tail}")).unwrap();
+            for k in 0..3usize {
+                let mut s = "x".repeat(k);
+                s.push_str(c.as_str());
+                s.push_str(" tail");
+                let std_form = STANDARD.encode(s.as_bytes());
+                let url_form = URL_SAFE.encode(s.as_bytes());
+                assert_eq!(c.find_in(&std_form).len(), 1, "{std_form}");
+                assert_eq!(c.find_in(&url_form).len(), 1, "{url_form}");
+                seen += usize::from(std_form != url_form);
+            }
+        }
+        assert!(seen > 0, "some token exercised the URL-safe alphabet");
     }
 }

@@ -108,13 +108,14 @@ impl Cursor<'_> {
         self.expect(b'"')?;
         let start = self.at - 1;
         loop {
-            match *self.raw.get(self.at)? {
+            // Long prompts are one string: jump between quotes and escapes.
+            self.at += memchr::memchr2(b'"', b'\\', self.raw.get(self.at..)?)?;
+            match self.raw[self.at] {
                 b'"' => {
                     self.at += 1;
                     return Some((start, self.at));
                 }
-                b'\\' => self.at += 2,
-                _ => self.at += 1,
+                _ => self.at += 2,
             }
         }
     }
