@@ -15,7 +15,7 @@
 # Prints a Markdown table for BENCHMARKS.md. Everything listens on 127.0.0.1
 # only; each wrk run is bounded in time.
 #
-# Usage: bench/load.sh [DURATION_SECONDS]     (needs nginx and wrk: apt-get install nginx-light wrk)
+# Usage: [PALISADE_BIN=path] bench/load.sh [DURATION_SECONDS]     (needs nginx and wrk: apt-get install nginx-light wrk)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration="${1:-10}"
@@ -82,7 +82,14 @@ NGINX
 nginx -c "$work/upstream.conf" -p "$work"
 nginx -c "$work/nginx.conf" -p "$work"
 
-cargo build --release --quiet -p palisade
+# PALISADE_BIN runs another build (e.g. an older commit's, for an A/B
+# comparison on the same machine) instead of building this checkout's.
+if [ -n "${PALISADE_BIN:-}" ]; then
+  palisade="$PALISADE_BIN"
+else
+  cargo build --release --quiet -p palisade
+  palisade=target/release/palisade
+fi
 cat > "$work/palisade.toml" <<TOML
 [server]
 listen = "127.0.0.1:$palisade_port"
@@ -97,9 +104,9 @@ allow_plain_http = true
 TOML
 sed -e "s/$palisade_port/$bare_port/" -e "s#palisade-data#palisade-data-bare#" "$work/palisade.toml" > "$work/bare.toml"
 echo 'policy = "off"' >> "$work/bare.toml"
-PALISADE_LOG=warn target/release/palisade serve --config "$work/palisade.toml" > "$work/palisade.out" 2>&1 &
+PALISADE_LOG=warn "$palisade" serve --config "$work/palisade.toml" > "$work/palisade.out" 2>&1 &
 pids+=($!)
-PALISADE_LOG=warn target/release/palisade serve --config "$work/bare.toml" > "$work/bare.out" 2>&1 &
+PALISADE_LOG=warn "$palisade" serve --config "$work/bare.toml" > "$work/bare.out" 2>&1 &
 pids+=($!)
 for out in palisade bare; do
   for _ in $(seq 100); do grep -q "listening" "$work/$out.out" 2>/dev/null && break; sleep 0.1; done

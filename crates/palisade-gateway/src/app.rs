@@ -304,11 +304,7 @@ async fn proxy_endpoint(gw: Arc<Gateway>, endpoint: Endpoint, request: Request) 
             );
         }
     }
-    m::http_request(
-        endpoint.label(),
-        response.status().as_u16(),
-        started.elapsed(),
-    );
+    m::http_request(endpoint, response.status().as_u16(), started.elapsed());
     response
 }
 

@@ -6,7 +6,10 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use crate::request::Endpoint;
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -79,11 +82,71 @@ fn describe() {
     );
 }
 
+fn installed() -> bool {
+    matches!(HANDLE.get(), Some(Some(_)))
+}
+
+/// A metric handle registered on first use and kept. Each `counter!` or
+/// `histogram!` call builds its key and looks it up in the recorder's
+/// registry, about a thousand instructions; the request path records half a
+/// dozen metrics, so keeping the handles saves about 5 % of a proxied
+/// request (BENCHMARKS.md, seventh session). Handles are kept only once the
+/// recorder is installed: one taken before would record nowhere, for good.
+pub struct Cached<T>(OnceLock<T>);
+
+impl<T> Cached<T> {
+    /// An empty slot.
+    pub const fn new() -> Cached<T> {
+        Cached(OnceLock::new())
+    }
+
+    fn with(&self, register: impl FnOnce() -> T, record: impl FnOnce(&T)) {
+        if installed() {
+            record(self.0.get_or_init(register));
+        } else {
+            record(&register());
+        }
+    }
+}
+
+impl<T> Default for Cached<T> {
+    fn default() -> Cached<T> {
+        Cached::new()
+    }
+}
+
+impl<T> std::fmt::Debug for Cached<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Cached(..)")
+    }
+}
+
+/// How many status labels [`status_label`] gives: the exact ones, then
+/// the five classes.
+const STATUS_LABELS: usize = EXACT_STATUSES.len() + 5;
+
+/// The position of `status`'s label among the [`STATUS_LABELS`].
+fn status_index(status: u16) -> usize {
+    match EXACT_STATUSES.iter().position(|(code, _)| *code == status) {
+        Some(i) => i,
+        None => EXACT_STATUSES.len() + usize::from((status / 100).clamp(1, 5) - 1),
+    }
+}
+
 /// Records one handled client request.
-pub fn http_request(endpoint: &'static str, status: u16, elapsed: Duration) {
-    metrics::counter!("palisade_http_requests_total", "endpoint" => endpoint, "status" => status_label(status)).increment(1);
-    metrics::histogram!("palisade_http_request_duration_seconds", "endpoint" => endpoint)
-        .record(elapsed.as_secs_f64());
+pub fn http_request(endpoint: Endpoint, status: u16, elapsed: Duration) {
+    static REQUESTS: [[Cached<Counter>; STATUS_LABELS]; 3] =
+        [const { [const { Cached::new() }; STATUS_LABELS] }; 3];
+    static DURATIONS: [Cached<Histogram>; 3] = [const { Cached::new() }; 3];
+    let label = endpoint.label();
+    REQUESTS[endpoint as usize][status_index(status)].with(
+        || metrics::counter!("palisade_http_requests_total", "endpoint" => label, "status" => status_label(status)),
+        |c| c.increment(1),
+    );
+    DURATIONS[endpoint as usize].with(
+        || metrics::histogram!("palisade_http_request_duration_seconds", "endpoint" => label),
+        |h| h.record(elapsed.as_secs_f64()),
+    );
 }
 
 /// Records one upstream attempt's outcome.
@@ -91,10 +154,31 @@ pub fn upstream_attempt(upstream: &str, outcome: &'static str) {
     metrics::counter!("palisade_upstream_attempts_total", "upstream" => upstream.to_owned(), "outcome" => outcome).increment(1);
 }
 
-/// Records one upstream attempt's latency.
-pub fn upstream_latency(upstream: &str, elapsed: Duration) {
-    metrics::histogram!("palisade_upstream_request_duration_seconds", "upstream" => upstream.to_owned())
-        .record(elapsed.as_secs_f64());
+/// The metrics of one upstream that every attempt (its latency) or every
+/// successful one (its count) records, with their handles kept (see
+/// [`Cached`]); failures, rarer, are counted by [`upstream_attempt`].
+#[derive(Debug, Default)]
+pub struct UpstreamMetrics {
+    ok: Cached<Counter>,
+    latency: Cached<Histogram>,
+}
+
+impl UpstreamMetrics {
+    /// Counts a successful attempt on `upstream` (its configured name).
+    pub fn attempt_ok(&self, upstream: &str) {
+        self.ok.with(
+            || metrics::counter!("palisade_upstream_attempts_total", "upstream" => upstream.to_owned(), "outcome" => "ok"),
+            |c| c.increment(1),
+        );
+    }
+
+    /// Records how long an attempt on `upstream` took.
+    pub fn latency(&self, upstream: &str, elapsed: Duration) {
+        self.latency.with(
+            || metrics::histogram!("palisade_upstream_request_duration_seconds", "upstream" => upstream.to_owned()),
+            |h| h.record(elapsed.as_secs_f64()),
+        );
+    }
 }
 
 /// Counts guardrail verdicts. Labels are bounded: configured policy and
@@ -121,17 +205,29 @@ pub fn guard_verdict(
 /// Records time spent evaluating guardrails for one request stage (or one
 /// streamed event).
 pub fn guard_latency(stage: &'static str, elapsed: Duration) {
-    metrics::histogram!("palisade_guardrail_duration_seconds", "stage" => stage)
-        .record(elapsed.as_secs_f64());
+    static INPUT: Cached<Histogram> = Cached::new();
+    static OUTPUT: Cached<Histogram> = Cached::new();
+    let register = || metrics::histogram!("palisade_guardrail_duration_seconds", "stage" => stage);
+    let record = |h: &Histogram| h.record(elapsed.as_secs_f64());
+    match stage {
+        "input" => INPUT.with(register, record),
+        "output" => OUTPUT.with(register, record),
+        _ => record(&register()),
+    }
 }
 
 /// Counts one lookup in an input stage's clean-text memo.
 pub fn clean_memo(hit: bool) {
-    metrics::counter!(
-        "palisade_guardrail_clean_memo_lookups_total",
-        "result" => if hit { "hit" } else { "miss" }
-    )
-    .increment(1);
+    static LOOKUPS: [Cached<Counter>; 2] = [const { Cached::new() }; 2];
+    LOOKUPS[usize::from(hit)].with(
+        || {
+            metrics::counter!(
+                "palisade_guardrail_clean_memo_lookups_total",
+                "result" => if hit { "hit" } else { "miss" }
+            )
+        },
+        |c| c.increment(1),
+    );
 }
 
 /// Publishes a breaker's state.
@@ -170,5 +266,29 @@ fn status_label(status: u16) -> &'static str {
             4 => "4xx",
             _ => "5xx",
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_status_label_has_its_own_cached_counter() {
+        // A kept handle is chosen by index: two labels sharing an index
+        // would count one label's requests under the other.
+        let mut owner: [Option<&str>; STATUS_LABELS] = [None; STATUS_LABELS];
+        for status in 100..=599u16 {
+            let (label, index) = (status_label(status), status_index(status));
+            assert!(index < STATUS_LABELS, "{status}");
+            match owner[index] {
+                None => owner[index] = Some(label),
+                Some(other) => assert_eq!(other, label, "status {status}"),
+            }
+        }
+        assert!(
+            owner.iter().all(Option::is_some),
+            "every slot is some label's"
+        );
     }
 }

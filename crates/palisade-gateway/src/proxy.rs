@@ -140,11 +140,11 @@ pub async fn forward(
                 guard,
             )
             .await;
-            m::upstream_latency(upstream.name(), started.elapsed());
+            upstream.metrics.latency(upstream.name(), started.elapsed());
             match outcome {
                 Ok(relayed) => {
                     upstream.breaker.success();
-                    m::upstream_attempt(upstream.name(), "ok");
+                    upstream.metrics.attempt_ok(upstream.name());
                     return Ok(relayed);
                 }
                 Err(failure) => {

@@ -48,6 +48,8 @@ pub struct Upstream {
     endpoint_uris: Option<[Uri; 3]>,
     /// Its circuit breaker.
     pub breaker: Breaker,
+    /// Handles of the metrics each successful attempt records.
+    pub metrics: crate::metrics::UpstreamMetrics,
 }
 
 /// Why one attempt at one upstream failed.
@@ -193,6 +195,7 @@ impl Upstream {
             auth_header,
             endpoint_uris: None,
             breaker,
+            metrics: crate::metrics::UpstreamMetrics::default(),
         };
         if upstream.config.kind == UpstreamKind::OpenAi {
             let [a, b, c] = Endpoint::ALL.map(|e| upstream.build_uri(e, ""));

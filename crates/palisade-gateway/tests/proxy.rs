@@ -830,3 +830,51 @@ async fn an_answer_over_the_upstream_response_limit_is_a_502_and_one_under_it_pa
         }
     }
 }
+
+/// The value of the sample `name{labels}` on a `/metrics` page (0 if absent).
+fn sample(metrics: &str, name_and_labels: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name_and_labels)?.strip_prefix(' '))
+        .map_or(0.0, |v| v.trim().parse().unwrap())
+}
+
+#[tokio::test]
+async fn every_request_is_counted_in_the_request_and_upstream_metrics() {
+    // The recorder is shared by every test of this binary: the upstream has
+    // a name of its own, so its samples move with this test's requests only.
+    let mock = MockUpstream::start(MockOptions::default()).await.unwrap();
+    let gw = TestGateway::start(
+        &single_unguarded(&mock.base_url(), "").replace("primary", "metrics-probe"),
+    )
+    .await;
+    let attempts = "palisade_upstream_attempts_total{upstream=\"metrics-probe\",outcome=\"ok\"}";
+    let timed = "palisade_upstream_request_duration_seconds_count{upstream=\"metrics-probe\"}";
+    let handled = "palisade_http_requests_total{endpoint=\"chat_completions\",status=\"200\"}";
+    let before = gw.metrics().await;
+    for _ in 0..3 {
+        assert_eq!(post(&gw, &chat(false)).await.status(), 200);
+    }
+    let after = gw.metrics().await;
+    assert_eq!(
+        sample(&after, attempts) - sample(&before, attempts),
+        3.0,
+        "{after}"
+    );
+    assert_eq!(
+        sample(&after, timed) - sample(&before, timed),
+        3.0,
+        "{after}"
+    );
+    assert!(
+        sample(&after, handled) - sample(&before, handled) >= 3.0,
+        "{after}"
+    );
+    assert!(
+        sample(
+            &after,
+            "palisade_http_request_duration_seconds_count{endpoint=\"chat_completions\"}"
+        ) >= 3.0,
+        "{after}"
+    );
+}
