@@ -394,6 +394,22 @@ mod tests {
     }
 
     proptest! {
+        /// The walk trusts the parser's verdict, but must not panic on any
+        /// bytes: truncated, or not JSON at all.
+        #[test]
+        fn any_bytes_are_walked_without_panic(
+            raw in request(),
+            cut in any::<prop::sample::Index>(),
+            noise in prop::collection::vec(any::<u8>(), 0..64),
+        ) {
+            let cut = cut.index(raw.len() + 1);
+            let _ = append_to_system_content(&raw.as_bytes()[..cut], SENTENCE);
+            let _ = append_to_system_content(&noise, SENTENCE);
+            let mut spliced_noise = raw.as_bytes()[..cut].to_vec();
+            spliced_noise.extend_from_slice(&noise);
+            let _ = append_to_system_content(&spliced_noise, SENTENCE);
+        }
+
         #[test]
         fn splicing_gives_the_request_the_value_route_gives(raw in request()) {
             // Requests the parser refuses are out of scope here.
