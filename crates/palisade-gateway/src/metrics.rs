@@ -9,6 +9,7 @@ use std::time::Duration;
 use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
+use crate::guard::policy::Stage;
 use crate::request::Endpoint;
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
@@ -204,16 +205,12 @@ pub fn guard_verdict(
 
 /// Records time spent evaluating guardrails for one request stage (or one
 /// streamed event).
-pub fn guard_latency(stage: &'static str, elapsed: Duration) {
-    static INPUT: Cached<Histogram> = Cached::new();
-    static OUTPUT: Cached<Histogram> = Cached::new();
-    let register = || metrics::histogram!("palisade_guardrail_duration_seconds", "stage" => stage);
-    let record = |h: &Histogram| h.record(elapsed.as_secs_f64());
-    match stage {
-        "input" => INPUT.with(register, record),
-        "output" => OUTPUT.with(register, record),
-        _ => record(&register()),
-    }
+pub fn guard_latency(stage: Stage, elapsed: Duration) {
+    static DURATIONS: [Cached<Histogram>; 2] = [const { Cached::new() }; 2];
+    DURATIONS[stage as usize].with(
+        || metrics::histogram!("palisade_guardrail_duration_seconds", "stage" => stage.as_str()),
+        |h| h.record(elapsed.as_secs_f64()),
+    );
 }
 
 /// Counts one lookup in an input stage's clean-text memo.

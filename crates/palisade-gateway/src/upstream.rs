@@ -48,7 +48,7 @@ pub struct Upstream {
     endpoint_uris: Option<[Uri; 3]>,
     /// Its circuit breaker.
     pub breaker: Breaker,
-    /// Handles of the metrics each successful attempt records.
+    /// Kept handles of the metrics every attempt records.
     pub metrics: crate::metrics::UpstreamMetrics,
 }
 

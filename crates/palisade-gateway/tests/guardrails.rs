@@ -9,7 +9,7 @@ use palisade_gateway::mock::{MockOptions, MockUpstream};
 use serde_json::{Value, json};
 
 mod support;
-use support::{TestGateway, assembled, client, error_of, read_events};
+use support::{TestGateway, assembled, client, error_of, read_events, sample};
 
 const GITHUB_TOKEN: &str = "ghp_R8mK2pQ9xL4vN7wT1yH6jB3cF5gD0sA2eZ8u";
 const EMAIL: &str = "chan.taiman@example.com";
@@ -591,12 +591,8 @@ async fn large_prompts_and_answers_are_guarded_like_small_ones() {
 
 /// The value of the memo lookup counter for `result` on `/metrics`.
 async fn memo_lookups(gw: &TestGateway, result: &str) -> u64 {
-    let metrics = gw.metrics().await;
-    let prefix = format!("palisade_guardrail_clean_memo_lookups_total{{result=\"{result}\"}} ");
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(&prefix))
-        .map_or(0, |v| v.trim().parse().unwrap())
+    let name = format!("palisade_guardrail_clean_memo_lookups_total{{result=\"{result}\"}}");
+    sample(&gw.metrics().await, &name) as u64
 }
 
 #[tokio::test]

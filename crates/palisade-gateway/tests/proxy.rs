@@ -18,7 +18,7 @@ use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 mod support;
-use support::{TestGateway, assembled, client, error_of, read_events};
+use support::{TestGateway, assembled, client, error_of, read_events, sample};
 
 /// One upstream, one catch-all route.
 fn single(base_url: &str, extra: &str) -> String {
@@ -829,14 +829,6 @@ async fn an_answer_over_the_upstream_response_limit_is_a_502_and_one_under_it_pa
             assert_eq!(error["code"], "upstream_invalid_response");
         }
     }
-}
-
-/// The value of the sample `name{labels}` on a `/metrics` page (0 if absent).
-fn sample(metrics: &str, name_and_labels: &str) -> f64 {
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(name_and_labels)?.strip_prefix(' '))
-        .map_or(0.0, |v| v.trim().parse().unwrap())
 }
 
 #[tokio::test]

@@ -251,7 +251,7 @@ impl StreamGuard {
         }
         let started = Instant::now();
         let flow = self.handle(event, out);
-        m::guard_latency(Stage::Output.as_str(), started.elapsed());
+        m::guard_latency(Stage::Output, started.elapsed());
         if flow == Flow::Stop {
             self.finish_log();
         }
