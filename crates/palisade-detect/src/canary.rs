@@ -33,6 +33,8 @@ fn squeeze(token: &str) -> String {
 pub struct Canary {
     token: String,
     squeezed: String,
+    /// `squeezed` backwards, kept rather than rebuilt for every text.
+    reversed: String,
     encoded: Vec<(String, &'static str)>,
 }
 
@@ -114,9 +116,11 @@ impl Canary {
             .map(char::from)
             .collect();
         encoded.push((hex, "hex"));
+        let reversed = squeezed.chars().rev().collect();
         Canary {
             token,
             squeezed,
+            reversed,
             encoded,
         }
     }
@@ -148,22 +152,12 @@ impl Canary {
                 push(&mut out, i, i + core.len(), how);
             }
         }
-        // Squeezed form: normalise, keep only ASCII letters and digits, lower-case.
-        let n = normalize::normalize(text);
-        let mut sq = String::with_capacity(n.text.len());
-        let mut map: Vec<(usize, usize)> = Vec::with_capacity(n.text.len());
-        for (i, c) in n.text.char_indices() {
-            if c.is_ascii_alphanumeric() {
-                sq.push(c.to_ascii_lowercase());
-                map.push(n.map[i]);
-            }
-        }
-        let reversed: String = self.squeezed.chars().rev().collect();
+        let (sq, map) = squeezed_view(text);
         for (needle, how) in [
             (&self.squeezed, "verbatim, spaced, split or re-cased"),
-            (&reversed, "reversed"),
+            (&self.reversed, "reversed"),
         ] {
-            for i in occurrences(sq.as_bytes(), needle.as_bytes(), false) {
+            for i in occurrences(&sq, needle.as_bytes(), false) {
                 let (s, _) = map[i];
                 let (_, e) = map[i + needle.len() - 1];
                 push(&mut out, s, e, how);
@@ -172,6 +166,37 @@ impl Canary {
         out.sort_by_key(|f| f.start);
         out
     }
+}
+
+/// `text` normalised, reduced to its ASCII letters and digits and
+/// lower-cased, with the input span each kept byte came from. ASCII text is
+/// its own normal form, so it skips the normaliser and its copy of the text.
+fn squeezed_view(text: &str) -> (Vec<u8>, Vec<(usize, usize)>) {
+    let mut sq = Vec::with_capacity(text.len());
+    let mut map = Vec::with_capacity(text.len());
+    if text.is_ascii() {
+        for (i, b) in text.bytes().enumerate() {
+            if b.is_ascii_alphanumeric() {
+                sq.push(b.to_ascii_lowercase());
+                map.push((i, i + 1));
+            }
+        }
+        return (sq, map);
+    }
+    squeeze_normalized(&normalize::normalize(text))
+}
+
+/// The squeezed view of an already normalised text.
+fn squeeze_normalized(n: &normalize::Normalized) -> (Vec<u8>, Vec<(usize, usize)>) {
+    let mut sq = Vec::with_capacity(n.text.len());
+    let mut map = Vec::with_capacity(n.text.len());
+    for (i, b) in n.text.bytes().enumerate() {
+        if b.is_ascii_alphanumeric() {
+            sq.push(b.to_ascii_lowercase());
+            map.push(n.map[i]);
+        }
+    }
+    (sq, map)
 }
 
 /// Starts of the non-overlapping occurrences of `needle` in `hay`, left to
@@ -242,6 +267,8 @@ mod tests {
         let t = c.as_str();
         assert_eq!(c.find_in(&format!("leak: {t} end")).len(), 1);
         assert_eq!(c.find_in("p a l 7 q k 2 m 9 x w 4 h j d 3 r t v").len(), 1);
+        let spaced = c.find_in("say p a l 7 q k 2 m 9 x w 4 h j d 3 r t v ok");
+        assert_eq!((spaced[0].start, spaced[0].end), (4, 41));
         assert_eq!(c.find_in("pal-7qk2m9xw\n4hjd3rtv").len(), 1);
         assert_eq!(c.find_in("PAL\u{200B}-7QK2M9XW4HJD3RTV").len(), 1);
         assert_eq!(
@@ -278,6 +305,14 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn ascii_text_squeezes_as_its_normal_form_does(text in "[ -~\t\n]{0,80}") {
+            prop_assert_eq!(
+                squeezed_view(&text),
+                squeeze_normalized(&normalize::normalize(&text))
+            );
+        }
+
         #[test]
         fn occurrences_are_what_match_indices_finds(
             hay in "[ab/+AB]{0,40}",
