@@ -2,7 +2,9 @@
 //! Runs the guardrails of the `standard` policy on arbitrary bytes: once as
 //! a request body (input stage), once as the events of a streamed answer
 //! (output stage). Invariants: no panic; a rewritten request is still a
-//! valid request and holds exactly what the input stage left; the guarded stream is valid SSE that ends with `[DONE]`
+//! valid request and holds exactly what the input stage left; the texts of
+//! an answer read in place are those of the parsed answer; the guarded
+//! stream is valid SSE that ends with `[DONE]`
 //! once the upstream's `[DONE]` went in.
 
 use std::sync::{Arc, OnceLock};
@@ -42,7 +44,19 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    // An answer's texts read in place are the ones a parsed answer holds.
+    if let Ok(texts) = guard::text::answer_texts(data) {
+        let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(data) else {
+            panic!("answer texts read from bytes that are not JSON");
+        };
+        let mut by_value = Vec::new();
+        guard::text::response_texts_mut(&mut value, &mut |s| by_value.push(s.clone()));
+        assert_eq!(texts, by_value);
+    }
+
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let session = Arc::new(OutputSession {
         policy,
         canary: None,

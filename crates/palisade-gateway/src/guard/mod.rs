@@ -856,17 +856,17 @@ pub fn check_output_json(
         });
     }
     let started = Instant::now();
-    // The proxy passes only JSON answers on, so what fails here repeats a
-    // key (or nests too deep): the client might read another text than the
-    // one scanned, so it does not get the answer.
-    let mut value = match crate::request::parse_unique_keys(body) {
-        Ok(value) => value,
-        Err(e) => {
-            // serde_json's message names the position, not the content.
-            tracing::warn!(request_id = %session.request_id, error = %e, "answer refused");
-            return Err(stopped(ApiError::UpstreamInvalid, Vec::new()));
+    // Most answers need no rewrite, so their texts are read in place; only
+    // an answer that must change (or gets pseudonyms restored) is parsed
+    // into a `Value` and written again.
+    if session.restore.is_empty() {
+        let texts = text::answer_texts(body).map_err(|e| refused_answer(session, &e))?;
+        if let Some(checked) = check_texts_in_place(session, &texts, started) {
+            return checked;
         }
-    };
+    }
+    let mut value =
+        crate::request::parse_unique_keys(body).map_err(|e| refused_answer(session, &e))?;
     let policy = &session.policy;
     let enforced = !session.shadow();
     let engine = &policy.output;
@@ -874,14 +874,7 @@ pub fn check_output_json(
     let mut changed = false;
     let mut total = 0usize;
     text::response_texts_mut(&mut value, &mut |s| total += s.len());
-    let over_budget = total > policy.config.max_scan_bytes;
-    if over_budget {
-        let (v, error) = self::over_budget(policy, Stage::Output, total, enforced);
-        if let Some(error) = error {
-            return Err(stopped(error, vec![v]));
-        }
-        verdicts.push(v);
-    }
+    let over_budget = output_budget(policy, total, enforced, &mut verdicts)?;
     let mut unused = Pseudonyms::default();
     text::response_texts_mut(&mut value, &mut |s| {
         if !over_budget {
@@ -905,6 +898,84 @@ pub fn check_output_json(
             }
         }
     });
+    finish_output(
+        session,
+        verdicts,
+        over_budget,
+        started,
+        changed.then_some(&value),
+    )
+}
+
+/// The answer could not be read the way every client would read it: the
+/// proxy passes only JSON on, so it repeats a key (or nests too deep). The
+/// client might read another text than the one scanned, so it gets none.
+fn refused_answer(session: &OutputSession, e: &serde_json::Error) -> Box<Stopped> {
+    // serde_json's message names the position, not the content.
+    tracing::warn!(request_id = %session.request_id, error = %e, "answer refused");
+    stopped(ApiError::UpstreamInvalid, Vec::new())
+}
+
+/// The output stage over an answer's texts read in place, for the common
+/// answer that needs no rewrite. `None` when a text must be rewritten: the
+/// caller then runs the stage again on the parsed answer.
+fn check_texts_in_place(
+    session: &OutputSession,
+    texts: &[std::borrow::Cow<'_, str>],
+    started: Instant,
+) -> Option<Result<OutputChecked, Box<Stopped>>> {
+    let policy = &session.policy;
+    let enforced = !session.shadow();
+    let mut verdicts = Vec::new();
+    let total = texts.iter().map(|t| t.len()).sum();
+    let over_budget = match output_budget(policy, total, enforced, &mut verdicts) {
+        Ok(over) => over,
+        Err(stop) => return Some(Err(stop)),
+    };
+    if !over_budget {
+        for s in texts {
+            let hits = policy.output.evaluate(s, session.canary.as_ref());
+            if hits.is_empty() {
+                continue;
+            }
+            if enforced && !rewrite_plan(s, &hits).is_empty() {
+                return None;
+            }
+            verdicts_from(&hits, Stage::Output, enforced, &mut verdicts);
+        }
+    }
+    Some(finish_output(session, verdicts, over_budget, started, None))
+}
+
+/// The verdict on an answer whose texts exceed the scan budget, if they do:
+/// the error that stops it, or (allowed) `true` with the verdict kept.
+fn output_budget(
+    policy: &CompiledPolicy,
+    total: usize,
+    enforced: bool,
+    verdicts: &mut Vec<Verdict>,
+) -> Result<bool, Box<Stopped>> {
+    if total <= policy.config.max_scan_bytes {
+        return Ok(false);
+    }
+    let (v, error) = over_budget(policy, Stage::Output, total, enforced);
+    if let Some(error) = error {
+        return Err(stopped(error, vec![v]));
+    }
+    verdicts.push(v);
+    Ok(true)
+}
+
+/// Records the output stage's verdicts and turns them into its result: the
+/// stop, the answer unchanged, or `rewritten` written out.
+fn finish_output(
+    session: &OutputSession,
+    verdicts: Vec<Verdict>,
+    over_budget: bool,
+    started: Instant,
+    rewritten: Option<&Value>,
+) -> Result<OutputChecked, Box<Stopped>> {
+    let policy = &session.policy;
     if !over_budget {
         record(&policy.config.name, &verdicts);
     }
@@ -912,13 +983,13 @@ pub fn check_output_json(
     if let Some(error) = stop_error(policy, Stage::Output, &verdicts, &session.request_id) {
         return Err(stopped(error, verdicts));
     }
-    if !changed {
+    let Some(value) = rewritten else {
         return Ok(OutputChecked {
             rewritten: None,
             verdicts,
         });
-    }
-    match serde_json::to_vec(&value) {
+    };
+    match serde_json::to_vec(value) {
         Ok(bytes) => Ok(OutputChecked {
             rewritten: Some(Bytes::from(bytes)),
             verdicts,
@@ -1081,6 +1152,55 @@ mod tests {
         let short = "Hello there, how are you today?";
         input(&policy, b"Bearer alice", short);
         assert!(!remembered(&policy, b"Bearer alice", short));
+    }
+
+    #[test]
+    fn answers_read_in_place_get_what_the_parsed_route_gives() {
+        let canary = Canary::from_token("PAL-7QK2M9XW4HJD3RTV").unwrap();
+        let answers = [
+            r#"{"choices":[{"index":0,"message":{"role":"assistant","content":"A plain answer."}}]}"#.to_owned(),
+            r#"{"choices":[{"message":{"content":"mail chan.taiman@example.com"}},{"text":"fine"}]}"#.to_owned(),
+            format!(r#"{{"choices":[{{"message":{{"content":"ok","tool_calls":[{{"function":{{"arguments":"{{\"marker\":\"{}\"}}"}}}}]}}}}]}}"#, canary.as_str()),
+            r#"{"choices":[{"message":{"refusal":"key AKIAIOSFODNN7EXAMPLF here","content":[{"type":"text","text":"and"}]}}]}"#.to_owned(),
+        ];
+        let mut flagged_in_place = 0;
+        for shadow in [false, true] {
+            let mut config = PolicyConfig::standard();
+            config.shadow = shadow;
+            let policy = Arc::new(CompiledPolicy::new(config).unwrap());
+            let session = |restore: Vec<(String, String)>| OutputSession {
+                policy: policy.clone(),
+                canary: Some(canary.clone()),
+                restore,
+                request_id: "req_test".into(),
+            };
+            let in_place = session(Vec::new());
+            // A pseudonym that no answer holds sends the stage down the
+            // parsed route and changes nothing there.
+            let parsed = session(vec![("<EMAIL_9>".into(), "nobody@example.com".into())]);
+            for answer in &answers {
+                let body = Bytes::from(answer.clone());
+                match (
+                    check_output_json(&in_place, &body),
+                    check_output_json(&parsed, &body),
+                ) {
+                    (Ok(a), Ok(b)) => {
+                        assert_eq!(a.verdicts, b.verdicts, "{answer}");
+                        assert_eq!(a.rewritten, b.rewritten, "{answer}");
+                        if a.rewritten.is_none() && !a.verdicts.is_empty() {
+                            flagged_in_place += 1;
+                        }
+                    }
+                    (Err(a), Err(b)) => {
+                        assert_eq!(a.verdicts, b.verdicts, "{answer}");
+                        assert_eq!(format!("{:?}", a.error), format!("{:?}", b.error));
+                    }
+                    (a, b) => panic!("{answer}: {a:?} against {b:?}"),
+                }
+            }
+        }
+        // Shadow mode keeps the verdicts of answers it does not change.
+        assert!(flagged_in_place >= 2, "{flagged_in_place}");
     }
 
     #[test]
