@@ -13,6 +13,9 @@
 //! of `benches/scan.rs`) instead of every detector including the trained
 //! classifiers. Instructions per byte = total / (size × scans).
 //!
+//! `SCAN_THREADS=N` runs the scans on N threads at once: the count is then
+//! for N × scans.
+//!
 //! A fourth argument `time` (outside valgrind) also prints the wall-clock
 //! time per scan as the best of seven loops of `scans` scans, after a
 //! warm-up: on a noisy machine the minimum is the figure that repeats.
@@ -53,7 +56,26 @@ fn main() {
     let t = text::mixed(size);
     // One warm-up scan outside the counted function (lazy DFA states).
     black_box(scanner.scan(&t));
-    let found = scan_loop(&scanner, &t, n);
+    // `SCAN_THREADS=N` scans on N threads at once (each `n` times), so
+    // the count includes what threads other than the first pay.
+    let threads: usize = std::env::var("SCAN_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let found = if threads > 1 {
+        std::thread::scope(|s| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| s.spawn(|| scan_loop(&scanner, &t, n)))
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().unwrap())
+                .sum::<usize>()
+                / threads
+        })
+    } else {
+        scan_loop(&scanner, &t, n)
+    };
     eprintln!(
         "{} bytes x {n} scans, {} findings per scan",
         t.len(),

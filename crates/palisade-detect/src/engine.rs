@@ -28,6 +28,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use regex_automata::meta::{self, Regex};
+use regex_automata::util::pool::Pool;
 use regex_automata::util::syntax;
 use regex_automata::{Anchored, Input, MatchKind, PatternID};
 
@@ -145,7 +146,24 @@ pub struct Scanner {
     name_model: Option<Box<dyn NameModel>>,
     /// Trained injection/toxicity classifiers (issue 4), if enabled.
     classifiers: crate::classify::Classifiers,
+    /// Search caches for the regexes above, taken once per scan: each
+    /// regex's own pool gives its fast path to one thread only, and every
+    /// other thread paid a locked pool round trip on each of the dozens of
+    /// searches of a scan.
+    caches: Pool<Caches, CacheMaker>,
 }
+
+/// The search caches of one scan, one per regex of the scanner.
+struct Caches {
+    main: Option<meta::Cache>,
+    gated: Vec<meta::Cache>,
+    address_tail: meta::Cache,
+    hk_segment: meta::Cache,
+}
+
+/// Builds a [`Caches`] for the pool.
+type CacheMaker =
+    Box<dyn Fn() -> Caches + Send + Sync + std::panic::UnwindSafe + std::panic::RefUnwindSafe>;
 
 impl std::fmt::Debug for Scanner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -364,6 +382,18 @@ impl Scanner {
             config.enabled(Kind::PromptInjection),
             config.enabled(Kind::Toxicity),
         )?;
+        let caches = {
+            let main = regex.clone();
+            let gated: Vec<Arc<Regex>> = gated.iter().map(|g| g.2.clone()).collect();
+            let (address_tail, hk_segment) = (address_tail.clone(), hk_segment.clone());
+            let make: CacheMaker = Box::new(move || Caches {
+                main: main.as_ref().map(|re| re.create_cache()),
+                gated: gated.iter().map(|re| re.create_cache()).collect(),
+                address_tail: address_tail.create_cache(),
+                hk_segment: hk_segment.create_cache(),
+            });
+            Pool::new(make)
+        };
         Ok(Scanner {
             config,
             rules,
@@ -375,6 +405,7 @@ impl Scanner {
             hold_back,
             name_model: None,
             classifiers,
+            caches,
         })
     }
 
@@ -423,7 +454,8 @@ impl Scanner {
     /// Scans `text` and returns every finding above `min_score`, possibly
     /// overlapping (e.g. a homoglyph word inside an e-mail address).
     pub fn scan_all(&self, text: &str) -> Vec<Finding> {
-        let mut out = self.scan_core(text);
+        let mut caches = self.caches.get();
+        let mut out = self.scan_core(text, &mut caches);
         if self.config.enabled(Kind::UnicodeSmuggling) {
             out.extend(unicode::scan(text));
         }
@@ -431,7 +463,7 @@ impl Scanner {
         if self.config.normalize && normalize::needs_normalization(text) {
             let n = normalize::normalize(text);
             if n.text != text {
-                for mut f in self.scan_core(&n.text) {
+                for mut f in self.scan_core(&n.text, &mut caches) {
                     let Some((s, e)) = n.to_input_span(f.start, f.end) else {
                         continue;
                     };
@@ -453,16 +485,18 @@ impl Scanner {
         out
     }
 
-    fn scan_core(&self, text: &str) -> Vec<Finding> {
+    fn scan_core(&self, text: &str, caches: &mut Caches) -> Vec<Finding> {
         let bytes = text.as_bytes();
         let (hits, caps) = self.keyword_hits(text);
         let mut out: Vec<Finding> = Vec::with_capacity(16);
 
-        if let Some(re) = &self.regex {
+        if let (Some(re), Some(cache)) = (&self.regex, caches.main.as_mut()) {
             let mut at = 0;
             while at < text.len() {
                 let input = Input::new(text).range(at..);
-                let Some(m) = re.search(&input) else { break };
+                let Some(m) = re.search_with(cache, &input) else {
+                    break;
+                };
                 let pid = m.pattern().as_usize();
                 let (s, e) = (m.start(), m.end());
                 if let Some(v) = self.validate(pid, text, s, e) {
@@ -478,7 +512,7 @@ impl Scanner {
                     }
                     let Ok(qid) = PatternID::new(q) else { continue };
                     let input = Input::new(text).range(s..).anchored(Anchored::Pattern(qid));
-                    if let Some(m2) = re.search(&input)
+                    if let Some(m2) = re.search_with(cache, &input)
                         && let Some(v) = self.validate(q, text, m2.start(), m2.end())
                     {
                         at = v.end.max(m2.end()).max(s + 1);
@@ -493,8 +527,8 @@ impl Scanner {
             }
         }
 
-        self.gated_pass(text, &hits, &mut out);
-        self.extend_addresses(text, &mut out);
+        self.gated_pass(text, &hits, &mut out, &mut caches.gated);
+        self.extend_addresses(text, &mut out, caches);
         if self.config.enabled(Kind::Person) {
             self.names_pass(text, &hits, &caps, &mut out);
         }
@@ -566,7 +600,13 @@ impl Scanner {
         validate_rule(r, text, s, e, &self.config)
     }
 
-    fn gated_pass(&self, text: &str, hits: &[Hit], out: &mut Vec<Finding>) {
+    fn gated_pass(
+        &self,
+        text: &str,
+        hits: &[Hit],
+        out: &mut Vec<Finding>,
+        caches: &mut [meta::Cache],
+    ) {
         let addresses = self.config.enabled(Kind::Address);
         for h in hits {
             let groups = self.words.entries[h.entry].groups;
@@ -600,7 +640,7 @@ impl Scanner {
                     reason,
                 });
             }
-            for (rule, open, re) in &self.gated {
+            for ((rule, open, re), cache) in self.gated.iter().zip(caches.iter_mut()) {
                 if groups & open == 0 {
                     continue;
                 }
@@ -609,7 +649,9 @@ impl Scanner {
                     end -= 1;
                 }
                 let input = Input::new(text).range(h.end..end);
-                let Some(m) = re.search(&input) else { continue };
+                let Some(m) = re.search_with(cache, &input) else {
+                    continue;
+                };
                 let (s, e) = (m.start(), m.end());
                 if out
                     .iter()
@@ -634,12 +676,14 @@ impl Scanner {
         }
     }
 
-    fn extend_addresses(&self, text: &str, out: &mut [Finding]) {
+    fn extend_addresses(&self, text: &str, out: &mut [Finding], caches: &mut Caches) {
         for f in out.iter_mut().filter(|f| f.kind == Kind::Address) {
             let hk = f.detector == "address_hk";
             for _ in 0..6 {
                 let input = Input::new(text).range(f.end..).anchored(Anchored::Yes);
-                if let Some(m) = self.address_tail.search(&input)
+                if let Some(m) = self
+                    .address_tail
+                    .search_with(&mut caches.address_tail, &input)
                     && m.end() > f.end
                     && !runs_into_digits(text, m.end())
                 {
@@ -647,7 +691,7 @@ impl Scanner {
                     continue;
                 }
                 if hk
-                    && let Some(m) = self.hk_segment.search(&input)
+                    && let Some(m) = self.hk_segment.search_with(&mut caches.hk_segment, &input)
                     && m.end() > f.end
                 {
                     f.end = m.end();
@@ -2017,6 +2061,39 @@ fn consistent_separators(m: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scans_on_many_threads_at_once_find_what_one_thread_finds() {
+        let scanner = Scanner::new(Config::only(
+            Kind::ALL.iter().copied().filter(|k| !k.is_verdict()),
+        ))
+        .unwrap();
+        // Every regex of the scanner is searched: the main pass, a gated
+        // rule after its keyword, and both address extensions.
+        let text = "Call +852 9123 4567 or mail chan.taiman@example.com. \
+                    Passport number: K12345678. My name is Chan Tai Man, \
+                    Flat 12, 3/F, Block B, Mei Foo Sun Chuen, Kowloon.";
+        let want = scanner.scan(text);
+        let kinds: Vec<Kind> = want.iter().map(|f| f.kind).collect();
+        for kind in [
+            Kind::Phone,
+            Kind::Email,
+            Kind::Passport,
+            Kind::Person,
+            Kind::Address,
+        ] {
+            assert!(kinds.contains(&kind), "{kind:?} in {want:?}");
+        }
+        std::thread::scope(|threads| {
+            for _ in 0..4 {
+                threads.spawn(|| {
+                    for _ in 0..25 {
+                        assert_eq!(scanner.scan(text), want);
+                    }
+                });
+            }
+        });
+    }
 
     #[test]
     fn scanners_share_automata_and_word_tables_by_configuration() {
