@@ -81,6 +81,9 @@ const ALPHA: u8 = 1;
 const LEETSPEAK: u8 = 2;
 /// [`BYTE_CLASS`] bit: a base64 (standard or URL-safe) alphabet byte.
 const BASE64: u8 = 4;
+/// [`BYTE_CLASS`] bit: a byte that ends a run of ASCII word bytes: ASCII
+/// whitespace, or any byte of a non-ASCII character.
+const NOT_ASCII_WORD: u8 = 8;
 
 /// Per-byte classes, so the per-token and per-run scans are one table
 /// lookup a byte.
@@ -100,6 +103,9 @@ static BYTE_CLASS: [u8; 256] = {
         }
         if c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'-' | b'_') {
             t[b] |= BASE64;
+        }
+        if c >= 0x80 || matches!(c, b' ' | b'\t'..=b'\r') {
+            t[b] |= NOT_ASCII_WORD;
         }
         b += 1;
     }
@@ -131,13 +137,46 @@ struct Tok {
     gap: usize,
 }
 
+/// Where each byte of the normalised text came from in the input.
+#[derive(Clone, Copy)]
+enum Spans<'a> {
+    /// The input is its own normal form (ASCII): byte `i` came from byte
+    /// `i`. Holds the length.
+    Identity(usize),
+    /// The normaliser's map.
+    Map(&'a [(usize, usize)]),
+}
+
+impl Spans<'_> {
+    /// The input span of normalised byte `at` (`(0, 0)` past the end).
+    fn at(self, at: usize) -> (u32, u32) {
+        let (a, b) = match self {
+            Spans::Identity(len) if at < len => (at, at + 1),
+            Spans::Identity(_) => (0, 0),
+            Spans::Map(map) => map.get(at).copied().unwrap_or((0, 0)),
+        };
+        (a as u32, b as u32)
+    }
+}
+
 /// Builds the classifier view of `input`.
 pub fn prepare(input: &str, work: &mut Work) -> Prepared {
     work.bytes += input.len() as u64;
-    // Full NFKC even where `needs_normalization` would skip it: the
-    // classifiers want full-width punctuation folded too.
-    let n = normalize::normalize(input);
-    let t = n.text.as_str();
+    let out = if input.is_ascii() {
+        // ASCII is its own normal form: no copy of it, no map to build.
+        prepare_normalized(input, Spans::Identity(input.len()))
+    } else {
+        // Full NFKC even where `needs_normalization` would skip it: the
+        // classifiers want full-width punctuation folded too.
+        let n = normalize::normalize(input);
+        prepare_normalized(&n.text, Spans::Map(&n.map))
+    };
+    work.bytes += out.text.len() as u64;
+    out
+}
+
+/// The runs of non-whitespace of `t`, with the whitespace bytes before each.
+fn tokens(t: &str) -> Vec<Tok> {
     let mut toks: Vec<Tok> = Vec::new();
     let mut gap = 0;
     let mut cur: Option<usize> = None;
@@ -162,8 +201,19 @@ pub fn prepare(input: &str, work: &mut Work) -> Prepared {
                 gap = 0;
             }
             gap += len;
-        } else if cur.is_none() {
-            cur = Some(i);
+        } else {
+            if cur.is_none() {
+                cur = Some(i);
+            }
+            // The rest of a run of ASCII word bytes at once: most of a text.
+            i += len;
+            while tb
+                .get(i)
+                .is_some_and(|&b| BYTE_CLASS[usize::from(b)] & NOT_ASCII_WORD == 0)
+            {
+                i += 1;
+            }
+            continue;
         }
         i += len;
     }
@@ -174,32 +224,36 @@ pub fn prepare(input: &str, work: &mut Work) -> Prepared {
             gap,
         });
     }
+    toks
+}
+
+/// [`prepare`] on text already normalised, whose bytes came from `spans`.
+fn prepare_normalized(t: &str, spans: Spans<'_>) -> Prepared {
+    let toks = tokens(t);
     let mut out = Prepared {
         text: String::with_capacity(t.len()),
         map: Vec::with_capacity(t.len()),
         deobfuscated: false,
     };
     let push = |out: &mut Prepared, c: char, at: usize| {
-        let span = n.map.get(at).copied().unwrap_or((0, 0));
+        let span = spans.at(at);
         if c.is_ascii() {
             out.text.push(c.to_ascii_lowercase());
-            out.map.push((span.0 as u32, span.1 as u32));
+            out.map.push(span);
             return;
         }
         let before = out.text.len();
         if ('\u{3000}'..='\u{9FFF}').contains(&c) {
             // CJK punctuation, kana and ideographs have no case.
             out.text.push(c);
-            out.map.push((span.0 as u32, span.1 as u32));
-            out.map.push((span.0 as u32, span.1 as u32));
-            out.map.push((span.0 as u32, span.1 as u32));
+            out.map.extend([span; 3]);
             return;
         }
         for l in c.to_lowercase() {
             out.text.push(l);
         }
         for _ in before..out.text.len() {
-            out.map.push((span.0 as u32, span.1 as u32));
+            out.map.push(span);
         }
     };
     let single = |tk: &Tok| {
@@ -278,11 +332,16 @@ pub fn prepare(input: &str, work: &mut Work) -> Prepared {
             let from = out.text.len();
             out.text.push_str(w);
             out.text[from..].make_ascii_lowercase();
-            out.map.extend(
-                n.map[tk.start..tk.end]
-                    .iter()
-                    .map(|&(a, b)| (a as u32, b as u32)),
-            );
+            match spans {
+                Spans::Identity(_) => out
+                    .map
+                    .extend((tk.start..tk.end).map(|p| (p as u32, p as u32 + 1))),
+                Spans::Map(map) => out.map.extend(
+                    map[tk.start..tk.end]
+                        .iter()
+                        .map(|&(a, b)| (a as u32, b as u32)),
+                ),
+            }
         } else {
             for (k, c) in w.char_indices() {
                 push(&mut out, c, tk.start + k);
@@ -290,7 +349,6 @@ pub fn prepare(input: &str, work: &mut Work) -> Prepared {
         }
         i += 1;
     }
-    work.bytes += out.text.len() as u64;
     out
 }
 
@@ -575,6 +633,51 @@ mod tests {
                 is_b64(b),
                 b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_'),
                 "{b}"
+            );
+            assert_eq!(
+                class & NOT_ASCII_WORD != 0,
+                !b.is_ascii() || (b as char).is_whitespace(),
+                "{b}"
+            );
+        }
+    }
+
+    /// `(start, end, gap)` of every run of non-whitespace characters.
+    fn tokens_by_chars(t: &str) -> Vec<(usize, usize, usize)> {
+        let mut out = Vec::new();
+        let (mut start, mut gap) = (None, 0);
+        for (i, c) in t.char_indices() {
+            match (c.is_whitespace(), start) {
+                (true, Some(s)) => {
+                    out.push((s, i, gap));
+                    start = None;
+                    gap = c.len_utf8();
+                }
+                (true, None) => gap += c.len_utf8(),
+                (false, None) => start = Some(i),
+                (false, Some(_)) => {}
+            }
+        }
+        if let Some(s) = start {
+            out.push((s, t.len(), gap));
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn tokens_are_the_runs_between_whitespace(t in "[a-zA-Z0-9 .\t\n\r\u{b}\u{c}\u{a0}\u{3000}\u{2028}é中]{0,48}") {
+            let toks: Vec<(usize, usize, usize)> =
+                tokens(&t).iter().map(|k| (k.start, k.end, k.gap)).collect();
+            proptest::prop_assert_eq!(toks, tokens_by_chars(&t));
+        }
+
+        #[test]
+        fn ascii_prepares_as_its_normal_form_does(t in "[a-zA-Z0-9 .\t\n@$!|_*-]{0,64}") {
+            let n = normalize::normalize(&t);
+            proptest::prop_assert_eq!(
+                prepare(&t, &mut Work::default()),
+                prepare_normalized(&n.text, Spans::Map(&n.map))
             );
         }
     }
