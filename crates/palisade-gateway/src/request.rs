@@ -236,13 +236,19 @@ impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
         while let Some(key) = map.next_key::<String>()? {
             let UniqueKeys(value) = map.next_value()?;
             if members.insert(key, value).is_some() {
-                return Err(serde::de::Error::custom(
-                    "an object repeats a key (duplicate keys are refused: parsers disagree on which one counts)",
-                ));
+                return Err(repeated_key());
             }
         }
         Ok(Value::Object(members))
     }
+}
+
+/// The error of a JSON object that repeats a key, for every strict reader
+/// of requests and answers.
+pub(crate) fn repeated_key<E: serde::de::Error>() -> E {
+    E::custom(
+        "an object repeats a key (duplicate keys are refused: parsers disagree on which one counts)",
+    )
 }
 
 fn missing(field: &str) -> ApiError {

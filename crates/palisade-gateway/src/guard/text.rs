@@ -323,9 +323,7 @@ impl<'de> Visitor<'de> for Walk<'_, 'de> {
                 }
             };
             if repeated {
-                return Err(serde::de::Error::custom(
-                    "an object repeats a key (duplicate keys are refused: parsers disagree on which one counts)",
-                ));
+                return Err(crate::request::repeated_key());
             }
             let mut place = self.place;
             if let Some(field) = field {
