@@ -8,6 +8,7 @@
 //! alignment).
 
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -21,22 +22,37 @@ const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 /// A token's letters and digits, lower-cased: the form matched after the
 /// output is normalised and squeezed the same way.
 fn squeeze(token: &str) -> String {
-    token
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .map(|c| c.to_ascii_lowercase())
-        .collect()
+    let mut out = String::with_capacity(token.len());
+    for b in token.bytes().filter(u8::is_ascii_alphanumeric) {
+        out.push(char::from(b.to_ascii_lowercase()));
+    }
+    out
 }
 
 /// A canary token.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Canary {
     token: String,
     squeezed: String,
     /// `squeezed` backwards, kept rather than rebuilt for every text.
     reversed: String,
-    encoded: Vec<(String, &'static str)>,
+    /// The base64 and hex forms, built the first time a text could hold
+    /// one (see [`Canary::find_in`]): a gateway makes a canary per request,
+    /// and most answers rule every encoded form out at a glance.
+    encoded: OnceLock<Vec<(String, &'static str)>>,
+    /// The length of the shortest of `encoded`, known without building it.
+    shortest_encoded: usize,
 }
+
+/// Two canaries are the same when their tokens are: everything else is
+/// derived from the token.
+impl PartialEq for Canary {
+    fn eq(&self, other: &Self) -> bool {
+        self.token == other.token
+    }
+}
+
+impl Eq for Canary {}
 
 impl std::fmt::Debug for Canary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -80,49 +96,28 @@ impl Canary {
         Ok(Canary::with_forms(token.to_owned(), squeezed))
     }
 
-    /// The canary for a checked token: its encoded forms, searched for in
-    /// output alongside the token itself.
+    /// The canary for a checked token; its encoded forms are built later,
+    /// when first needed.
     fn with_forms(token: String, squeezed: String) -> Canary {
-        let mut encoded: Vec<(String, &'static str)> = Vec::with_capacity(7);
-        let mut buf = Vec::with_capacity(token.len() + 2);
-        for k in 0..3usize {
-            buf.clear();
-            buf.resize(k, 0);
-            buf.extend_from_slice(token.as_bytes());
-            let enc = STANDARD.encode(&buf);
-            let enc = enc.trim_end_matches('=');
-            let skip = if k == 0 { 0 } else { 4 };
-            if enc.len() <= skip + 4 + 8 {
-                continue;
-            }
-            let core = &enc[skip..enc.len() - 4];
-            // The URL-safe alphabet differs only in `+` and `/`: the same
-            // form with those swapped, and no second form without them.
-            let url_safe = core
-                .contains(['+', '/'])
-                .then(|| core.replace('+', "-").replace('/', "_"));
-            for (form, name) in [(Some(core.to_owned()), "base64"), (url_safe, "base64url")] {
-                if let Some(form) = form
-                    && !encoded.iter().any(|(c, _)| *c == form)
-                {
-                    encoded.push((form, name));
-                }
-            }
+        // `squeezed` is ASCII: reversed byte by byte.
+        let mut reversed = String::with_capacity(squeezed.len());
+        for b in squeezed.bytes().rev() {
+            reversed.push(char::from(b));
         }
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let hex: String = token
-            .bytes()
-            .flat_map(|b| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]])
-            .map(char::from)
-            .collect();
-        encoded.push((hex, "hex"));
-        let reversed = squeezed.chars().rev().collect();
+        let shortest_encoded = shortest_encoded_len(token.len());
         Canary {
             token,
             squeezed,
             reversed,
-            encoded,
+            encoded: OnceLock::new(),
+            shortest_encoded,
         }
+    }
+
+    /// The encoded forms of the token, searched for in output alongside the
+    /// token itself.
+    fn encoded(&self) -> &[(String, &'static str)] {
+        self.encoded.get_or_init(|| encoded_forms(&self.token))
     }
 
     /// The token to embed.
@@ -132,6 +127,12 @@ impl Canary {
 
     /// Every place the canary appears in `text`, as `canary_leak` findings.
     pub fn find_in(&self, text: &str) -> Vec<Finding> {
+        self.find_in_gated(text, true)
+    }
+
+    /// [`Self::find_in`]; `gate` off searches every encoded form whatever
+    /// the text's runs (the tests' reference for the gate).
+    fn find_in_gated(&self, text: &str, gate: bool) -> Vec<Finding> {
         let mut out = Vec::new();
         let push = |out: &mut Vec<Finding>, s: usize, e: usize, how: &'static str| {
             if !out.iter().any(|f: &Finding| f.start < e && s < f.end) {
@@ -146,10 +147,21 @@ impl Canary {
             }
         };
         // Encoded forms first, on the raw text (case matters for base64, not
-        // for hex).
-        for (core, how) in &self.encoded {
-            for i in occurrences(text.as_bytes(), core.as_bytes(), *how == "hex") {
-                push(&mut out, i, i + core.len(), how);
+        // for hex). Each is one unbroken run of base64 (or hex) characters,
+        // so a text without a run as long as the shortest form holds none.
+        let run = if gate {
+            longest_encoded_run(text.as_bytes())
+        } else {
+            usize::MAX
+        };
+        if run >= self.shortest_encoded {
+            for (core, how) in self.encoded() {
+                if core.len() > run {
+                    continue;
+                }
+                for i in occurrences(text.as_bytes(), core.as_bytes(), *how == "hex") {
+                    push(&mut out, i, i + core.len(), how);
+                }
             }
         }
         let (sq, map) = squeezed_view(text);
@@ -166,6 +178,77 @@ impl Canary {
         out.sort_by_key(|f| f.start);
         out
     }
+}
+
+/// The base64 (standard and URL-safe, padding dropped) and hex forms of
+/// `token` that [`Canary::find_in`] looks for: for each of the three byte
+/// alignments a token can have inside encoded data, the part of the
+/// encoding that depends on the token alone.
+fn encoded_forms(token: &str) -> Vec<(String, &'static str)> {
+    let mut encoded: Vec<(String, &'static str)> = Vec::with_capacity(7);
+    let mut buf = Vec::with_capacity(token.len() + 2);
+    for k in 0..3usize {
+        buf.clear();
+        buf.resize(k, 0);
+        buf.extend_from_slice(token.as_bytes());
+        let enc = STANDARD.encode(&buf);
+        let enc = enc.trim_end_matches('=');
+        let skip = if k == 0 { 0 } else { 4 };
+        if enc.len() <= skip + 4 + 8 {
+            continue;
+        }
+        let core = &enc[skip..enc.len() - 4];
+        // The URL-safe alphabet differs only in `+` and `/`: the same
+        // form with those swapped, and no second form without them.
+        let url_safe = core
+            .contains(['+', '/'])
+            .then(|| core.replace('+', "-").replace('/', "_"));
+        for (form, name) in [(Some(core.to_owned()), "base64"), (url_safe, "base64url")] {
+            if let Some(form) = form
+                && !encoded.iter().any(|(c, _)| *c == form)
+            {
+                encoded.push((form, name));
+            }
+        }
+    }
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let hex: String = token
+        .bytes()
+        .flat_map(|b| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]])
+        .map(char::from)
+        .collect();
+    encoded.push((hex, "hex"));
+    encoded
+}
+
+/// The length of the shortest form [`encoded_forms`] gives a token of
+/// `len` bytes, from the lengths alone.
+fn shortest_encoded_len(len: usize) -> usize {
+    let mut shortest = 2 * len;
+    for k in 0..3usize {
+        let enc = ((k + len) * 4).div_ceil(3);
+        let skip = if k == 0 { 0 } else { 4 };
+        if enc > skip + 4 + 8 {
+            shortest = shortest.min(enc - skip - 4);
+        }
+    }
+    shortest
+}
+
+/// The longest run of bytes that can appear in a base64, base64url or hex
+/// encoding (`[A-Za-z0-9+/_-]`) in `text`.
+fn longest_encoded_run(text: &[u8]) -> usize {
+    let mut longest = 0;
+    let mut run = 0;
+    for &b in text {
+        if b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'_' | b'-') {
+            run += 1;
+            longest = longest.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    longest
 }
 
 /// `text` normalised, reduced to its ASCII letters and digits and
@@ -321,6 +404,52 @@ mod tests {
             let want: Vec<usize> = lower.match_indices(needle.as_str()).map(|(i, _)| i).collect();
             let got: Vec<usize> = occurrences(hay.as_bytes(), needle.as_bytes(), true).collect();
             prop_assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn shortest_form_length_is_known_from_the_token_length() {
+        for len in 12..90 {
+            let token: String = "PAL-7QK2M9XW4HJD3RTV~?>_"
+                .chars()
+                .cycle()
+                .take(len)
+                .collect();
+            let shortest = encoded_forms(&token).iter().map(|(f, _)| f.len()).min();
+            assert_eq!(Some(shortest_encoded_len(len)), shortest, "length {len}");
+        }
+    }
+
+    #[test]
+    fn encoded_forms_are_built_only_for_texts_that_could_hold_one() {
+        let c = Canary::from_token("PAL-7QK2M9XW4HJD3RTV").unwrap();
+        assert!(
+            c.find_in("This is a fixed answer from the upstream.")
+                .is_empty()
+        );
+        assert!(c.encoded.get().is_none(), "prose rules every form out");
+        let b = STANDARD.encode(c.as_str().as_bytes());
+        assert_eq!(c.find_in(&format!("see {b}")).len(), 1);
+        assert!(c.encoded.get().is_some());
+    }
+
+    proptest! {
+        #[test]
+        fn the_run_gate_never_hides_an_encoded_form(
+            pieces in prop::collection::vec((0usize..9, "[a-zA-Z0-9 +/=_.-]{0,12}"), 0..8),
+        ) {
+            let c = Canary::from_token("PAL-7QK2M9XW4HJD3RTV").unwrap();
+            let forms = encoded_forms(c.as_str());
+            // Noise with whole or cut encoded forms between its pieces.
+            let mut text = String::new();
+            for (pick, noise) in &pieces {
+                text.push_str(noise);
+                if let Some((form, _)) = forms.get(*pick) {
+                    let cut = form.len() - pick % 3;
+                    text.push_str(&form[..cut]);
+                }
+            }
+            prop_assert_eq!(c.find_in(&text), c.find_in_gated(&text, false));
         }
     }
 
