@@ -9,7 +9,8 @@
 //!
 //! Workloads: `injection`, `toxicity` (score), `pipeline` (Scanner::scan with
 //! every detector and both classifiers), `patterns` (Scanner::scan without
-//! the classifiers). Arguments: workload, text size in bytes, iterations.
+//! the classifiers), `output` (Scanner::scan with the pattern detectors and
+//! toxicity, as the gateway's `standard` output stage scans an answer). Arguments: workload, text size in bytes, iterations.
 //! `PROFILE_TEXT=FILE` scans that file instead of the generated text;
 //! workload `dump` prints the generated text.
 #![allow(missing_docs, clippy::unwrap_used, clippy::print_stdout)]
@@ -56,9 +57,18 @@ fn main() {
                 acc += black_box(c.score(black_box(&t))).reasons.len();
             }
         }
-        "pipeline" | "patterns" => {
+        "pipeline" | "patterns" | "output" => {
             let config = if mode == "pipeline" {
                 Config::default()
+            } else if mode == "output" {
+                // What the gateway's `standard` output stage runs on each
+                // text of an answer: the pattern detectors and toxicity.
+                Config::only(
+                    Kind::ALL
+                        .iter()
+                        .copied()
+                        .filter(|k| !k.is_verdict() || *k == Kind::Toxicity),
+                )
             } else {
                 Config {
                     kinds: Some(

@@ -2,9 +2,13 @@
 //! pattern set of issue 3 whole, split into credentials and personal data,
 //! and with each pattern left out in turn (4 KB of the benchmark text); and
 //! the injection rule regexes as compiled against byte-wise gaps (1 KB,
-//! prepared). Microseconds per `find_iter` pass, one thread. Also the floor
-//! of any lazy-DFA pass (two trivial patterns) and the bare DFA walk, one
-//! chain and two interleaved.
+//! prepared). Microseconds per `find_iter` pass that takes every match's
+//! start and end, as the scanner does, one thread; the first line also gives
+//! the pass that only takes the ends (what `find_iter().count()` does, and
+//! what this example reported before the ninth session). Also the floor of
+//! any lazy-DFA pass (two trivial patterns), the bare DFA walk, one chain
+//! and two interleaved, and how much the lazy DFAs grow in one pass, with
+//! the patterns that growth is most for.
 //!
 //! `cargo run --release -p palisade-detect --example regex_costs`
 #![allow(missing_docs, clippy::unwrap_used, clippy::print_stdout)]
@@ -29,8 +33,23 @@ fn pattern_set(patterns: &[&str]) -> Regex {
     build_regex(patterns).unwrap()
 }
 
-/// Mean microseconds of one pass over `t`, after a warm-up.
+/// Mean microseconds of one pass over `t` that finds every match with its
+/// start and end, as the scanner does, after a warm-up.
 fn micros(re: &Regex, t: &str, n: u32) -> f64 {
+    let pass = |t: &str| re.find_iter(Input::new(t)).fold(0, |k, m| k + m.end());
+    for _ in 0..n / 10 {
+        black_box(pass(t));
+    }
+    let start = Instant::now();
+    for _ in 0..n {
+        black_box(pass(black_box(t)));
+    }
+    start.elapsed().as_secs_f64() / f64::from(n) * 1e6
+}
+
+/// The same pass reporting only where each match ends: `find_iter().count()`
+/// takes this shortcut, which skips the reverse search for every start.
+fn micros_ends_only(re: &Regex, t: &str, n: u32) -> f64 {
     for _ in 0..n / 10 {
         black_box(re.find_iter(Input::new(t)).count());
     }
@@ -39,6 +58,19 @@ fn micros(re: &Regex, t: &str, n: u32) -> f64 {
         black_box(re.find_iter(Input::new(black_box(t))).count());
     }
     start.elapsed().as_secs_f64() / f64::from(n) * 1e6
+}
+
+/// Bytes the lazy DFAs of `re`'s search cache grow by in one pass over `t`
+/// from an empty cache: the states and transitions the pass needs, which
+/// must come back through the CPU caches on every later pass.
+fn grown(re: &Regex, t: &str) -> usize {
+    let mut cache = re.create_cache();
+    let empty = cache.memory_usage();
+    let mut at = 0;
+    while let Some(m) = re.search_with(&mut cache, &Input::new(t).range(at..)) {
+        at = m.end().max(m.start() + 1);
+    }
+    cache.memory_usage() - empty
 }
 
 /// One DFA walk over `t`, counting match states, restarting
@@ -140,7 +172,10 @@ fn cache_pressure(re: &Regex, t: &str) {
                 sum = sum.wrapping_add(u64::from(black_box(line[0])));
             }
             let start = Instant::now();
-            black_box(re.find_iter(Input::new(black_box(t))).count());
+            black_box(
+                re.find_iter(Input::new(black_box(t)))
+                    .fold(0, |k, m| k + m.end()),
+            );
             timed += start.elapsed().as_secs_f64();
         }
         black_box(sum);
@@ -161,7 +196,11 @@ fn main() {
     let personal: Vec<&str> = pii::PII_RULES.iter().map(|r| r.pattern).collect();
     let all: Vec<&str> = credentials.iter().chain(&personal).copied().collect();
     let whole = micros(&pattern_set(&all), &t, 2000);
-    println!("pattern set, {} patterns, 4 KB: {whole:.1} us", all.len());
+    println!(
+        "pattern set, {} patterns, 4 KB: {whole:.1} us (match ends only: {:.1} us)",
+        all.len(),
+        micros_ends_only(&pattern_set(&all), &t, 2000)
+    );
     println!(
         "  credentials only: {:.1} us",
         micros(&pattern_set(&credentials), &t, 2000)
@@ -202,6 +241,28 @@ fn main() {
         empty / 1024,
         cache.memory_usage() / 1024
     );
+    // Which patterns the pass's DFA states are there for: the growth saved
+    // by leaving each one out (patterns interact, so these do not add up).
+    let whole_growth = grown(&re, &t);
+    let mut saved: Vec<(usize, &str)> = (0..all.len())
+        .map(|i| {
+            let mut rest = all.clone();
+            let p = rest.remove(i);
+            (
+                whole_growth.saturating_sub(grown(&pattern_set(&rest), &t)),
+                p,
+            )
+        })
+        .collect();
+    saved.sort_by_key(|s| std::cmp::Reverse(s.0));
+    println!(
+        "  lazy-DFA growth in one pass: {} KB; most saved by leaving one pattern out:",
+        whole_growth / 1024
+    );
+    for (bytes, p) in saved.iter().take(8) {
+        let shown: String = p.chars().take(60).collect();
+        println!("    {:4} KB  {shown}", bytes / 1024);
+    }
 
     let prepared = prepare(&text::mixed(1024), &mut Work::default()).text;
     let rules = |patterns: &[String], utf8: bool| {
