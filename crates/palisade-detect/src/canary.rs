@@ -164,15 +164,26 @@ impl Canary {
                 }
             }
         }
-        let (sq, map) = squeezed_view(text);
-        for (needle, how) in [
+        let forms = [
             (&self.squeezed, "verbatim, spaced, split or re-cased"),
             (&self.reversed, "reversed"),
-        ] {
-            for i in occurrences(&sq, needle.as_bytes(), false) {
-                let (s, _) = map[i];
-                let (_, e) = map[i + needle.len() - 1];
-                push(&mut out, s, e, how);
+        ];
+        if text.is_ascii() {
+            // ASCII is its own normal form: match against its letters and
+            // digits where they stand, with no squeezed copy to build.
+            for (needle, how) in forms {
+                for (s, e) in squeezed_occurrences(text.as_bytes(), needle.as_bytes()) {
+                    push(&mut out, s, e, how);
+                }
+            }
+        } else {
+            let (sq, map) = squeezed_view(text);
+            for (needle, how) in forms {
+                for i in occurrences(&sq, needle.as_bytes(), false) {
+                    let (s, _) = map[i];
+                    let (_, e) = map[i + needle.len() - 1];
+                    push(&mut out, s, e, how);
+                }
             }
         }
         out.sort_by_key(|f| f.start);
@@ -252,14 +263,50 @@ fn longest_encoded_run(text: &[u8]) -> usize {
 }
 
 /// `text` normalised, reduced to its ASCII letters and digits and
-/// lower-cased, with the input span each kept byte came from. ASCII text is
-/// its own normal form, so it skips the normaliser and its copy of the text.
+/// lower-cased, with the input span each kept byte came from. (ASCII text
+/// is searched in place instead, by [`squeezed_occurrences`].)
 fn squeezed_view(text: &str) -> (Vec<u8>, Vec<(usize, usize)>) {
-    if text.is_ascii() {
-        return squeeze_spans(text, |i| (i, i + 1));
-    }
     let n = normalize::normalize(text);
     squeeze_spans(&n.text, |i| n.map[i])
+}
+
+/// The spans of `text` (ASCII) whose letters and digits, lower-cased, spell
+/// `needle` (lower-case letters and digits) with anything else between
+/// them: what [`occurrences`] finds in the squeezed view, left to right
+/// and without overlaps, each from its first letter to its last.
+fn squeezed_occurrences<'a>(
+    text: &'a [u8],
+    needle: &'a [u8],
+) -> impl Iterator<Item = (usize, usize)> + 'a {
+    let mut from = 0;
+    std::iter::from_fn(move || {
+        let &first = needle.first()?;
+        while from < text.len() {
+            let s = from + memchr::memchr2(first, first.to_ascii_uppercase(), &text[from..])?;
+            // The rest of the needle against the letters and digits after s.
+            let mut want = needle[1..].iter();
+            let mut end = s + 1;
+            let mut next = want.next();
+            while let Some(&w) = next {
+                let Some(&b) = text.get(end) else { break };
+                end += 1;
+                if !b.is_ascii_alphanumeric() {
+                    continue;
+                }
+                if b.to_ascii_lowercase() != w {
+                    break;
+                }
+                next = want.next();
+            }
+            if next.is_none() {
+                from = end;
+                return Some((s, end));
+            }
+            // The squeezed search resumes at the next letter or digit.
+            from = s + 1;
+        }
+        None
+    })
 }
 
 /// The ASCII letters and digits of normalised text `t`, lower-cased, each
@@ -387,9 +434,37 @@ mod tests {
 
     proptest! {
         #[test]
-        fn ascii_text_squeezes_as_its_normal_form_does(text in "[ -~\t\n]{0,80}") {
-            let n = normalize::normalize(&text);
-            prop_assert_eq!(squeezed_view(&text), squeeze_spans(&n.text, |i| n.map[i]));
+        fn ascii_text_is_searched_as_its_normal_form_is(
+            text in "[ -~\t\n]{0,80}",
+            cut in (0usize..80, 1usize..8),
+        ) {
+            // A needle taken from the text's own squeezed form, so that
+            // most cases match somewhere.
+            let (sq, map) = squeezed_view(&text);
+            let needle = match sq.len() {
+                0 => b"a".to_vec(),
+                n => sq[cut.0 % n..(cut.0 % n + cut.1).min(n)].to_vec(),
+            };
+            let want: Vec<(usize, usize)> = occurrences(&sq, &needle, false)
+                .map(|i| (map[i].0, map[i + needle.len() - 1].1))
+                .collect();
+            let got: Vec<(usize, usize)> =
+                squeezed_occurrences(text.as_bytes(), &needle).collect();
+            prop_assert_eq!(got, want);
+        }
+
+        #[test]
+        fn ascii_occurrences_match_the_squeezed_view(
+            text in "[pPaAlL7qQkK2 .-]{0,40}",
+            needle in "[pal7qk2]{1,5}",
+        ) {
+            let (sq, map) = squeezed_view(&text);
+            let want: Vec<(usize, usize)> = occurrences(&sq, needle.as_bytes(), false)
+                .map(|i| (map[i].0, map[i + needle.len() - 1].1))
+                .collect();
+            let got: Vec<(usize, usize)> =
+                squeezed_occurrences(text.as_bytes(), needle.as_bytes()).collect();
+            prop_assert_eq!(got, want);
         }
 
         #[test]
@@ -405,6 +480,14 @@ mod tests {
             let got: Vec<usize> = occurrences(hay.as_bytes(), needle.as_bytes(), true).collect();
             prop_assert_eq!(got, want);
         }
+    }
+
+    #[test]
+    fn ascii_occurrences_do_not_overlap_and_span_letter_to_letter() {
+        let got: Vec<(usize, usize)> = squeezed_occurrences(b"aaa a", b"aa").collect();
+        assert_eq!(got, vec![(0, 2), (2, 5)]);
+        let got: Vec<(usize, usize)> = squeezed_occurrences(b"-P.a-L-", b"pal").collect();
+        assert_eq!(got, vec![(1, 6)]);
     }
 
     #[test]
