@@ -10,7 +10,8 @@
 //! Workloads: `injection`, `toxicity` (score), `pipeline` (Scanner::scan with
 //! every detector and both classifiers), `patterns` (Scanner::scan without
 //! the classifiers), `output` (Scanner::scan with the pattern detectors and
-//! toxicity, as the gateway's `standard` output stage scans an answer). Arguments: workload, text size in bytes, iterations.
+//! toxicity, as the gateway's `standard` output stage scans an answer).
+//! Arguments: workload, text size in bytes, iterations.
 //! `PROFILE_TEXT=FILE` scans that file instead of the generated text;
 //! workload `dump` prints the generated text.
 #![allow(missing_docs, clippy::unwrap_used, clippy::print_stdout)]
