@@ -86,10 +86,12 @@ impl CleanMemo {
     }
 
     /// The digest under which `text`, sent by the caller identified by
-    /// `partition`, is remembered. The partition's length is hashed first,
-    /// so no (partition, text) pair can pose as another.
-    pub(crate) fn digest(&self, partition: &[u8], text: &str) -> Digest {
+    /// `partition` in a message of a trusted role or not, is remembered.
+    /// The role class and the partition's length are hashed first, so no
+    /// (class, partition, text) triple can pose as another.
+    pub(crate) fn digest(&self, partition: &[u8], trusted: bool, text: &str) -> Digest {
         let mut mac = self.keyed.clone();
+        mac.update(&[u8::from(trusted)]);
         mac.update(&(partition.len() as u64).to_le_bytes());
         mac.update(partition);
         mac.update(text.as_bytes());
@@ -156,22 +158,30 @@ mod tests {
     fn digests_depend_on_key_partition_and_text() {
         let memo = CleanMemo::with_key(8, [1; 32]).unwrap();
         let other_key = CleanMemo::with_key(8, [2; 32]).unwrap();
-        let d = memo.digest(b"Bearer a", "hello");
-        assert_eq!(d, memo.digest(b"Bearer a", "hello"));
-        assert_ne!(d, other_key.digest(b"Bearer a", "hello"));
-        assert_ne!(d, memo.digest(b"Bearer b", "hello"));
-        assert_ne!(d, memo.digest(b"Bearer a", "hellp"));
+        let d = memo.digest(b"Bearer a", false, "hello");
+        assert_eq!(d, memo.digest(b"Bearer a", false, "hello"));
+        assert_ne!(d, other_key.digest(b"Bearer a", false, "hello"));
+        assert_ne!(d, memo.digest(b"Bearer b", false, "hello"));
+        assert_ne!(d, memo.digest(b"Bearer a", false, "hellp"));
+        // A text cleared in a trusted role is remembered apart.
+        assert_ne!(d, memo.digest(b"Bearer a", true, "hello"));
         // The partition's length is part of the digest: moving bytes
         // between partition and text gives another digest.
-        assert_ne!(memo.digest(b"ab", "c"), memo.digest(b"a", "bc"));
-        assert_ne!(memo.digest(b"", "abc"), memo.digest(b"abc", ""));
+        assert_ne!(
+            memo.digest(b"ab", false, "c"),
+            memo.digest(b"a", false, "bc")
+        );
+        assert_ne!(
+            memo.digest(b"", false, "abc"),
+            memo.digest(b"abc", false, "")
+        );
     }
 
     #[test]
     fn remembers_what_was_inserted_and_nothing_else() {
         let memo = CleanMemo::with_key(8, [3; 32]).unwrap();
-        let a = memo.digest(b"", "a clean text");
-        let b = memo.digest(b"", "another text");
+        let a = memo.digest(b"", false, "a clean text");
+        let b = memo.digest(b"", false, "another text");
         assert!(!memo.contains(&a));
         memo.insert(a);
         assert!(memo.contains(&a));
@@ -184,7 +194,7 @@ mod tests {
     fn bounded_and_keeps_what_is_used() {
         let entries = 8;
         let memo = CleanMemo::with_key(entries, [4; 32]).unwrap();
-        let digest = |i: usize| memo.digest(b"", &format!("text number {i}"));
+        let digest = |i: usize| memo.digest(b"", false, &format!("text number {i}"));
         let hot = digest(0);
         memo.insert(hot);
         for i in 1..1000 {

@@ -106,6 +106,10 @@ impl Hit {
 #[derive(Debug)]
 pub(crate) struct StageEngine {
     scanner: Option<Arc<Scanner>>,
+    /// The scanner for texts of trusted roles (see
+    /// [`PolicyConfig::trusted_roles`]): the same detectors without the
+    /// injection classifier. `None` when the stage has no other detector.
+    trusted_scanner: Option<Arc<Scanner>>,
     rules: Vec<DetectorRule>,
     custom: Vec<(String, regex::Regex, Action)>,
     fail: FailMode,
@@ -134,19 +138,29 @@ impl StageEngine {
             }
             min_score = min_score.min(r.threshold);
         }
-        let scanner = if kinds.is_empty() {
-            None
-        } else {
+        let scanner_for = |kinds: Vec<Kind>| -> Result<Option<Arc<Scanner>>, GuardError> {
+            if kinds.is_empty() {
+                return Ok(None);
+            }
             let config = palisade_detect::Config {
                 min_score,
                 ..palisade_detect::Config::only(kinds)
             };
-            Some(Arc::new(Scanner::new(config).map_err(|source| {
-                GuardError::Detect {
+            Scanner::new(config)
+                .map(|s| Some(Arc::new(s)))
+                .map_err(|source| GuardError::Detect {
                     policy: policy.name.clone(),
                     source,
-                }
-            })?))
+                })
+        };
+        let scanner = scanner_for(kinds.clone())?;
+        // Only the input stage reads texts by role, and only the injection
+        // classifier treats trusted ones differently.
+        let trusted_scanner = if stage == Stage::Input && kinds.contains(&Kind::PromptInjection) {
+            kinds.retain(|k| *k != Kind::PromptInjection);
+            scanner_for(kinds)?
+        } else {
+            scanner.clone()
         };
         let mut compiled = Vec::new();
         for rule in custom.iter().filter(|r| r.stages.contains(&stage)) {
@@ -186,6 +200,7 @@ impl StageEngine {
         };
         Ok(StageEngine {
             scanner,
+            trusted_scanner,
             rules: rules.to_vec(),
             custom: compiled,
             fail,
@@ -234,19 +249,29 @@ impl StageEngine {
     }
 
     /// [`Self::evaluate`] for a text sent by the caller identified by
-    /// `partition` (`Some` on the input stage): a text this caller sent
-    /// before and the scanner found clean is not scanned again.
+    /// `partition` (`Some` on the input stage), in a message of a trusted
+    /// role or not (see [`PolicyConfig::trusted_roles`]): a text this caller
+    /// sent before, in a message as trusted, and the scanner found clean is
+    /// not scanned again.
     fn evaluate_for(
         &self,
         text: &str,
         canary: Option<&Canary>,
-        partition: Option<&[u8]>,
+        partition: Option<(&[u8], bool)>,
     ) -> Vec<Hit> {
         let mut hits = Vec::new();
-        if let Some(scanner) = &self.scanner {
+        let trusted = partition.is_some_and(|(_, trusted)| trusted);
+        let scanner = if trusted {
+            &self.trusted_scanner
+        } else {
+            &self.scanner
+        };
+        if let Some(scanner) = scanner {
+            // A text found clean in a trusted message was not judged as an
+            // injection: its memo entry must not clear it in another role.
             let memo = match (&self.memo, partition) {
-                (Some(memo), Some(partition)) if text.len() >= memo::MIN_MEMO_BYTES => {
-                    Some((memo, memo.digest(partition, text)))
+                (Some(memo), Some((partition, trusted))) if text.len() >= memo::MIN_MEMO_BYTES => {
+                    Some((memo, memo.digest(partition, trusted, text)))
                 }
                 _ => None,
             };
@@ -627,7 +652,7 @@ pub(crate) fn over_budget(
 
 fn total_text_len(endpoint: Endpoint, request: &mut ProxyRequest) -> usize {
     let mut total = 0usize;
-    text::request_texts_mut(endpoint, &mut request.body, &mut |s| total += s.len());
+    text::request_texts_mut(endpoint, &mut request.body, &mut |_, s| total += s.len());
     total
 }
 
@@ -681,8 +706,10 @@ pub fn check_input(
             }
             verdicts.push(v);
         } else {
-            text::request_texts_mut(endpoint, &mut request.body, &mut |s| {
-                let hits = engine.evaluate_for(s, None, Some(caller));
+            let trusted_roles = &policy.config.trusted_roles;
+            text::request_texts_mut(endpoint, &mut request.body, &mut |role, s| {
+                let trusted = role.is_some_and(|r| trusted_roles.iter().any(|t| t == r));
+                let hits = engine.evaluate_for(s, None, Some((caller, trusted)));
                 if hits.is_empty() {
                     return;
                 }
@@ -1114,7 +1141,7 @@ mod tests {
 
     fn remembered(policy: &CompiledPolicy, caller: &[u8], text: &str) -> bool {
         let memo = policy.input.memo.as_ref().expect("the memo is on");
-        let digest = memo.digest(caller, text);
+        let digest = memo.digest(caller, false, text);
         memo.contains(&digest)
     }
 

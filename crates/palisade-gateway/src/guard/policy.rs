@@ -173,6 +173,14 @@ pub struct PolicyConfig {
     /// sent again (a system prompt, earlier turns of a chat) is not scanned
     /// again; 0 turns the memo off. See [`super::memo`].
     pub clean_memo_entries: usize,
+    /// Chat roles whose messages are the operator's own instructions
+    /// (`system` and `developer` by default): scanned by every input rule
+    /// except `prompt_injection`. Telling a model what to be and do is what
+    /// such messages are for, so the injection classifier flags ordinary
+    /// ones ("You are a helpful assistant." scores 0.90), and an attack
+    /// means untrusted text (a user's message, a tool's result, a
+    /// document) overriding them. An empty list judges every role.
+    pub trusted_roles: Vec<String>,
     /// Rules for the request.
     pub input: Vec<DetectorRule>,
     /// Rules for the response.
@@ -188,6 +196,24 @@ pub const MAX_MEMO_ENTRIES: usize = 1 << 20;
 
 /// Default per-request scan budget.
 pub const DEFAULT_MAX_SCAN_BYTES: usize = 4 * 1024 * 1024;
+
+/// Chat roles a request may give a message, as the request parser accepts
+/// them.
+pub const CHAT_ROLES: &[&str] = &[
+    "system",
+    "developer",
+    "user",
+    "assistant",
+    "tool",
+    "function",
+];
+
+/// The roles trusted unless a policy says otherwise: the operator's
+/// instructions. Microsoft's Prompt Shields likewise look for attacks in
+/// user input and in documents and tool results, not in the system message.
+pub fn default_trusted_roles() -> Vec<String> {
+    vec!["system".to_owned(), "developer".to_owned()]
+}
 
 /// Personal-data kinds, the `personal_data` group: every finding kind
 /// except credentials and the text-level verdicts.
@@ -222,11 +248,13 @@ fn expand_detector(name: &str) -> Result<Vec<Kind>, String> {
 }
 
 impl PolicyConfig {
-    /// The built-in secure default: input — prompt injection and secrets
-    /// blocked, personal data pseudonymised, unicode smuggling flagged
-    /// (toxicity is not scored on input: it costs as much again as the
-    /// injection classifier and the answer is what reaches people); output — secrets and personal data redacted, a canary leak
-    /// blocked, toxic content blocked above 0.97, unicode smuggling redacted.
+    /// The built-in secure default: input — prompt injection (in messages
+    /// of untrusted roles) and secrets blocked, personal data
+    /// pseudonymised, unicode smuggling flagged (toxicity is not scored on
+    /// input: it costs as much again as the injection classifier and the
+    /// answer is what reaches people); output — secrets and personal data
+    /// redacted, a canary leak blocked, toxic content blocked above 0.97,
+    /// unicode smuggling redacted.
     pub fn standard() -> PolicyConfig {
         let rule = |kinds: Vec<Kind>, action, threshold| DetectorRule {
             kinds,
@@ -241,6 +269,7 @@ impl PolicyConfig {
             max_scan_bytes: DEFAULT_MAX_SCAN_BYTES,
             stream_hold_back: None,
             clean_memo_entries: super::memo::DEFAULT_MEMO_ENTRIES,
+            trusted_roles: default_trusted_roles(),
             input: vec![
                 // The classifiers report only above their calibrated
                 // thresholds (injection 0.75, toxicity 0.971; EVALUATION.md).
@@ -273,6 +302,7 @@ impl PolicyConfig {
             max_scan_bytes: DEFAULT_MAX_SCAN_BYTES,
             stream_hold_back: None,
             clean_memo_entries: 0,
+            trusted_roles: default_trusted_roles(),
             input: Vec::new(),
             output: Vec::new(),
             custom: Vec::new(),
@@ -295,6 +325,8 @@ struct RawPolicy {
     stream_hold_back: Option<usize>,
     #[serde(default)]
     clean_memo_entries: Option<usize>,
+    #[serde(default)]
+    trusted_roles: Option<Vec<String>>,
     #[serde(default)]
     input: Vec<toml::Value>,
     #[serde(default)]
@@ -422,6 +454,20 @@ pub(crate) fn validate_policies(
                 "must be at most 1048576 bytes",
             );
         }
+        let trusted_roles = raw.trusted_roles.unwrap_or_else(default_trusted_roles);
+        for role in &trusted_roles {
+            if !CHAT_ROLES.contains(&role.as_str()) {
+                problem(
+                    problems,
+                    format!("{path}.trusted_roles"),
+                    format!(
+                        "unknown role `{}`; use {}",
+                        role.chars().take(40).collect::<String>(),
+                        CHAT_ROLES.join(", ")
+                    ),
+                );
+            }
+        }
         out.insert(
             name.clone(),
             PolicyConfig {
@@ -433,6 +479,7 @@ pub(crate) fn validate_policies(
                 clean_memo_entries: raw
                     .clean_memo_entries
                     .unwrap_or(super::memo::DEFAULT_MEMO_ENTRIES),
+                trusted_roles,
                 input,
                 output,
                 custom,

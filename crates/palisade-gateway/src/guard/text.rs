@@ -12,30 +12,37 @@ use std::collections::HashSet;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
+use crate::guard::policy::CHAT_ROLES;
 use crate::request::Endpoint;
 
-/// Calls `f` on every text of a request body.
+/// Calls `f` on every text of a request body, with the role of the chat
+/// message it belongs to (`None` for a completion's prompt or an embedding's
+/// input, and for a message without a known role).
 pub fn request_texts_mut(
     endpoint: Endpoint,
     body: &mut Map<String, Value>,
-    f: &mut dyn FnMut(&mut String),
+    f: &mut dyn FnMut(Option<&'static str>, &mut String),
 ) {
     match endpoint {
         Endpoint::ChatCompletions => {
             if let Some(Value::Array(messages)) = body.get_mut("messages") {
                 for message in messages {
-                    message_texts_mut(message, f);
+                    let role = message
+                        .get("role")
+                        .and_then(Value::as_str)
+                        .and_then(|r| CHAT_ROLES.iter().copied().find(|known| *known == r));
+                    message_texts_mut(message, &mut |s| f(role, s));
                 }
             }
         }
         Endpoint::Completions => {
             if let Some(v) = body.get_mut("prompt") {
-                strings_mut(v, f);
+                strings_mut(v, &mut |s| f(None, s));
             }
         }
         Endpoint::Embeddings => {
             if let Some(v) = body.get_mut("input") {
-                strings_mut(v, f);
+                strings_mut(v, &mut |s| f(None, s));
             }
         }
     }
@@ -679,7 +686,7 @@ mod tests {
             unreachable!()
         };
         let mut out = Vec::new();
-        request_texts_mut(endpoint, &mut map, &mut |s| out.push(s.clone()));
+        request_texts_mut(endpoint, &mut map, &mut |_, s| out.push(s.clone()));
         out
     }
 
