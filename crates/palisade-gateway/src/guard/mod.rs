@@ -250,9 +250,9 @@ impl StageEngine {
 
     /// [`Self::evaluate`] for a text sent by the caller identified by
     /// `partition` (`Some` on the input stage), in a message of a trusted
-    /// role or not (see [`PolicyConfig::trusted_roles`]): a text this caller
-    /// sent before, in a message as trusted, and the scanner found clean is
-    /// not scanned again.
+    /// role or not (see [`PolicyConfig::trusted_roles`]). A text that this
+    /// caller sent before, in a message trusted alike, and that the scanner
+    /// found clean then is not scanned again.
     fn evaluate_for(
         &self,
         text: &str,
