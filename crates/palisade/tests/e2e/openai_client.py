@@ -16,9 +16,15 @@ def main() -> None:
     client = openai.OpenAI(base_url=base + "/v1", api_key="client-key", max_retries=0, timeout=20)
     seen = {"openai_version": openai.__version__}
 
+    # The most common system prompt there is: the injection classifier alone
+    # scores it about 0.9, but a system message is the operator's own
+    # instruction, which the default policy does not judge as an injection.
     reply = client.chat.completions.create(
         model="gpt-test",
-        messages=[{"role": "system", "content": "be brief"}, {"role": "user", "content": "hello from python"}],
+        messages=[
+            {"role": "system", "content": "You are a helpful assistant."},
+            {"role": "user", "content": "hello from python"},
+        ],
     )
     seen["content"] = reply.choices[0].message.content
     seen["finish_reason"] = reply.choices[0].finish_reason
