@@ -40,8 +40,6 @@ pub struct Canary {
     /// one (see [`Canary::find_in`]): a gateway makes a canary per request,
     /// and most answers rule every encoded form out at a glance.
     encoded: OnceLock<Vec<(String, &'static str)>>,
-    /// The length of the shortest of `encoded`, known without building it.
-    shortest_encoded: usize,
 }
 
 /// Two canaries are the same when their tokens are: everything else is
@@ -104,13 +102,11 @@ impl Canary {
         for b in squeezed.bytes().rev() {
             reversed.push(char::from(b));
         }
-        let shortest_encoded = shortest_encoded_len(token.len());
         Canary {
             token,
             squeezed,
             reversed,
             encoded: OnceLock::new(),
-            shortest_encoded,
         }
     }
 
@@ -154,7 +150,7 @@ impl Canary {
         } else {
             usize::MAX
         };
-        if run >= self.shortest_encoded {
+        if run >= shortest_encoded_len(self.token.len()) {
             for (core, how) in self.encoded() {
                 if core.len() > run {
                     continue;
@@ -267,7 +263,15 @@ fn longest_encoded_run(text: &[u8]) -> usize {
 /// is searched in place instead, by [`squeezed_occurrences`].)
 fn squeezed_view(text: &str) -> (Vec<u8>, Vec<(usize, usize)>) {
     let n = normalize::normalize(text);
-    squeeze_spans(&n.text, |i| n.map[i])
+    let mut sq = Vec::with_capacity(n.text.len());
+    let mut map = Vec::with_capacity(n.text.len());
+    for (b, &span) in n.text.bytes().zip(&n.map) {
+        if b.is_ascii_alphanumeric() {
+            sq.push(b.to_ascii_lowercase());
+            map.push(span);
+        }
+    }
+    (sq, map)
 }
 
 /// The spans of `text` (ASCII) whose letters and digits, lower-cased, spell
@@ -307,24 +311,6 @@ fn squeezed_occurrences<'a>(
         }
         None
     })
-}
-
-/// The ASCII letters and digits of normalised text `t`, lower-cased, each
-/// with the input span `span` gives for its byte offset: the form
-/// [`squeeze`] gives a token, for the text searched.
-fn squeeze_spans(
-    t: &str,
-    span: impl Fn(usize) -> (usize, usize),
-) -> (Vec<u8>, Vec<(usize, usize)>) {
-    let mut sq = Vec::with_capacity(t.len());
-    let mut map = Vec::with_capacity(t.len());
-    for (i, b) in t.bytes().enumerate() {
-        if b.is_ascii_alphanumeric() {
-            sq.push(b.to_ascii_lowercase());
-            map.push(span(i));
-        }
-    }
-    (sq, map)
 }
 
 /// Starts of the non-overlapping occurrences of `needle` in `hay`, left to

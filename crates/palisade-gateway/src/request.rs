@@ -9,7 +9,6 @@
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
-use crate::guard::policy::CHAT_ROLES;
 
 /// The OpenAI endpoints the gateway proxies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -64,6 +63,16 @@ pub struct ProxyRequest {
 
 /// Longest model name accepted.
 pub const MAX_MODEL_LEN: usize = 256;
+
+/// Chat roles a request may give a message.
+pub const CHAT_ROLES: &[&str] = &[
+    "system",
+    "developer",
+    "user",
+    "assistant",
+    "tool",
+    "function",
+];
 
 /// Parses and validates a request body for `endpoint`.
 pub fn parse(endpoint: Endpoint, bytes: &[u8]) -> Result<ProxyRequest, ApiError> {

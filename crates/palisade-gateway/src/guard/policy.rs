@@ -10,6 +10,7 @@ use palisade_detect::Kind;
 use serde::Deserialize;
 
 use crate::config::{Problem, deserialize_section};
+use crate::request::CHAT_ROLES;
 
 /// Name of the policy every route uses unless it names another.
 pub const STANDARD: &str = "standard";
@@ -196,17 +197,6 @@ pub const MAX_MEMO_ENTRIES: usize = 1 << 20;
 
 /// Default per-request scan budget.
 pub const DEFAULT_MAX_SCAN_BYTES: usize = 4 * 1024 * 1024;
-
-/// Chat roles a request may give a message, as the request parser accepts
-/// them.
-pub const CHAT_ROLES: &[&str] = &[
-    "system",
-    "developer",
-    "user",
-    "assistant",
-    "tool",
-    "function",
-];
 
 /// The roles trusted unless a policy says otherwise: the operator's
 /// instructions. Microsoft's Prompt Shields likewise look for attacks in

@@ -12,8 +12,7 @@ use std::collections::HashSet;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-use crate::guard::policy::CHAT_ROLES;
-use crate::request::Endpoint;
+use crate::request::{CHAT_ROLES, Endpoint};
 
 /// Calls `f` on every text of a request body, with the role of the chat
 /// message it belongs to (`None` for a completion's prompt or an embedding's
