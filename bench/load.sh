@@ -3,13 +3,18 @@
 #   1. the static upstream directly (an nginx process answering a canned
 #      completion),
 #   2. a bare nginx reverse proxy, a second nginx process, in front of it,
-#   3. Palisade in front of it with guardrails off (route `policy = "off"`),
-#   4. Palisade with the default `standard` guardrails: every input and
+#   3. the floor of Palisade's HTTP stack: the gateway crate's `proxy_floor`
+#      example, the same runtime, HTTP server and pooled client as
+#      `palisade serve` and nothing else (no parsing, routing, limits,
+#      metrics or guardrails), so the rows below it show what Palisade's
+#      own code costs and the row above it what the stack costs,
+#   4. Palisade in front of it with guardrails off (route `policy = "off"`),
+#   5. Palisade with the default `standard` guardrails: every input and
 #      output detector on (injection, toxicity, secrets, personal data,
 #      unicode smuggling, canary planted in the system prompt). Every
 #      request is the same, so after the first one the input stage finds
 #      the user message in its clean-text memo and does not scan it again;
-#   5. the same, with every request's user message made unique (a request
+#   6. the same, with every request's user message made unique (a request
 #      number replaces its first bytes), so every request is scanned in
 #      full: the worst case, and the cost of the detectors themselves.
 # Prints a Markdown table for BENCHMARKS.md. Everything listens on 127.0.0.1
@@ -34,7 +39,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-upstream_port=18181 proxy_port=18182 palisade_port=18183 bare_port=18184
+upstream_port=18181 proxy_port=18182 palisade_port=18183 bare_port=18184 floor_port=18185
 
 # A canned chat completion, as an upstream model would answer.
 reply='{"id":"chatcmpl-bench","object":"chat.completion","created":0,"model":"bench","choices":[{"index":0,"message":{"role":"assistant","content":"This is a fixed answer from the static upstream used for load testing."},"finish_reason":"stop"}],"usage":{"prompt_tokens":600,"completion_tokens":14,"total_tokens":614}}'
@@ -90,6 +95,12 @@ else
   cargo build --release --quiet -p palisade
   palisade=target/release/palisade
 fi
+if [ -n "${PROXY_FLOOR_BIN:-}" ]; then
+  floor="$PROXY_FLOOR_BIN"
+else
+  cargo build --release --quiet -p palisade-gateway --example proxy_floor
+  floor=target/release/examples/proxy_floor
+fi
 cat > "$work/palisade.toml" <<TOML
 [server]
 listen = "127.0.0.1:$palisade_port"
@@ -108,7 +119,9 @@ PALISADE_LOG=warn "$palisade" serve --config "$work/palisade.toml" > "$work/pali
 pids+=($!)
 PALISADE_LOG=warn "$palisade" serve --config "$work/bare.toml" > "$work/bare.out" 2>&1 &
 pids+=($!)
-for out in palisade bare; do
+"$floor" "127.0.0.1:$floor_port" "http://127.0.0.1:$upstream_port/v1/chat/completions" > "$work/floor.out" 2>&1 &
+pids+=($!)
+for out in palisade bare floor; do
   for _ in $(seq 100); do grep -q "listening" "$work/$out.out" 2>/dev/null && break; sleep 0.1; done
 done
 
@@ -155,7 +168,7 @@ LUA
 body_bytes=$(wc -c < "$work/body.json")
 
 # Sanity: every target answers 200 to the request.
-for port in $upstream_port $proxy_port $bare_port $palisade_port; do
+for port in $upstream_port $proxy_port $floor_port $bare_port $palisade_port; do
   code=$(curl -s -o /dev/null -w '%{http_code}' -H 'content-type: application/json' --data-binary "@$work/body.json" "http://127.0.0.1:$port/v1/chat/completions")
   [ "$code" = 200 ] || { echo "target on port $port answered $code" >&2; exit 1; }
 done
@@ -175,10 +188,10 @@ run() { # port connections threads [script] -> "p50 p99 rps"
 }
 
 declare -A p50 p99 rps1 rps32
-targets="direct nginx palisade-off palisade palisade-unique"
+targets="direct nginx hyper-floor palisade-off palisade palisade-unique"
 for target in $targets; do
   script="$work/post.lua"
-  case $target in direct) port=$upstream_port;; nginx) port=$proxy_port;; palisade-off) port=$bare_port;; palisade) port=$palisade_port;;
+  case $target in direct) port=$upstream_port;; nginx) port=$proxy_port;; hyper-floor) port=$floor_port;; palisade-off) port=$bare_port;; palisade) port=$palisade_port;;
     palisade-unique) port=$palisade_port; script="$work/unique.lua";; esac
   read -r a b c < <(run "$port" 1 1 "$script")
   p50[$target]=$a; p99[$target]=$b; rps1[$target]=$c
@@ -195,7 +208,7 @@ for target in $targets; do
   printf '| %s | %.0f | %.0f | %.0f | %.0f |\n' "$target" "${p50[$target]}" "${p99[$target]}" "${rps1[$target]}" "${rps32[$target]}"
 done
 echo
-for target in palisade-off palisade palisade-unique; do
+for target in hyper-floor palisade-off palisade palisade-unique; do
   added=$(awk -v a="${p50[$target]}" -v b="${p50[nginx]}" 'BEGIN{printf "%.0f", a-b}')
   ratio=$(awk -v a="${rps32[$target]}" -v b="${rps32[nginx]}" 'BEGIN{printf "%.0f", 100*a/b}')
   echo "$target adds ${added} µs at p50 over the bare nginx proxy and reaches ${ratio}% of its throughput at 32 connections."
