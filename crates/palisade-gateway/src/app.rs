@@ -18,6 +18,7 @@ use serde_json::json;
 use crate::config::{Config, EnvSource, Limits};
 use crate::error::ApiError;
 use crate::guard;
+use crate::headers;
 use crate::metrics as m;
 use crate::proxy::{self, Relayed, ResolvedRoute};
 use crate::request::{self, Endpoint};
@@ -157,10 +158,15 @@ fn harden(routes: Router) -> Router {
 fn new_request_id() -> String {
     use rand::Rng;
     let bytes: [u8; 16] = rand::rng().random();
-    format!(
-        "req_{}",
-        uuid::Builder::from_random_bytes(bytes).into_uuid().simple()
-    )
+    let mut hex = uuid::Uuid::encode_buffer();
+    let simple = uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .simple()
+        .encode_lower(&mut hex);
+    let mut id = String::with_capacity(4 + simple.len());
+    id.push_str("req_");
+    id.push_str(simple);
+    id
 }
 
 /// Assigns the request id (the client's, when it is a sane token), logs the
@@ -168,7 +174,7 @@ fn new_request_id() -> String {
 async fn request_id(mut request: Request, next: Next) -> Response {
     let id = request
         .headers()
-        .get(REQUEST_ID_HEADER)
+        .get(&headers::REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .filter(|v| {
             !v.is_empty()
@@ -179,35 +185,49 @@ async fn request_id(mut request: Request, next: Next) -> Response {
         .map(str::to_owned)
         .unwrap_or_else(new_request_id);
     request.extensions_mut().insert(RequestId(id.clone()));
+    // Kept as they are and formatted only if the log line is written.
     let peer = request
         .extensions()
         .get::<crate::server::PeerAddr>()
-        .map(|p| p.0.to_string())
-        .unwrap_or_default();
+        .map(|p| p.0);
     let method = request.method().clone();
-    let path = request.uri().path().to_owned();
+    let uri = request.uri().clone();
     let started = Instant::now();
     let mut response = next.run(request).await;
     if let Ok(v) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(REQUEST_ID_HEADER, v);
+        response
+            .headers_mut()
+            .insert(headers::REQUEST_ID.clone(), v);
     }
     let status = response.status().as_u16();
     let upstream = response
         .headers()
-        .get("x-palisade-upstream")
+        .get(&headers::UPSTREAM)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     tracing::info!(
         request_id = %id,
-        peer = %peer,
+        peer = %OptionalAddr(peer),
         method = %method,
-        path = %path,
+        path = %uri.path(),
         status,
         upstream,
         elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
         "request"
     );
     response
+}
+
+/// A peer address for the log line, empty when unknown.
+struct OptionalAddr(Option<std::net::SocketAddr>);
+
+impl std::fmt::Display for OptionalAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(addr) => addr.fmt(f),
+            None => Ok(()),
+        }
+    }
 }
 
 async fn chat_completions(State(gw): State<Arc<Gateway>>, request: Request) -> Response {

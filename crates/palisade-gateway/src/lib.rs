@@ -13,6 +13,7 @@ pub mod breaker;
 pub mod config;
 pub mod error;
 pub mod guard;
+mod headers;
 pub mod metrics;
 pub mod mock;
 pub mod proxy;

@@ -21,6 +21,7 @@ use crate::breaker::Admission;
 use crate::error::ApiError;
 use crate::guard::stream::{Flow, StreamGuard};
 use crate::guard::{CompiledPolicy, OutputSession};
+use crate::headers;
 use crate::metrics as m;
 use crate::request::ProxyRequest;
 use crate::sse::{SseError, SseEvent, SseParser};
@@ -80,7 +81,10 @@ impl IntoResponse for Relayed {
                 );
                 h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
                 // Ask reverse proxies in front of us not to buffer the stream.
-                h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+                h.insert(
+                    headers::ACCEL_BUFFERING.clone(),
+                    HeaderValue::from_static("no"),
+                );
                 set_upstream_header(&mut r, &upstream);
                 r
             }
@@ -90,7 +94,7 @@ impl IntoResponse for Relayed {
 
 fn set_upstream_header(r: &mut Response, upstream: &str) {
     if let Ok(v) = HeaderValue::from_str(upstream) {
-        r.headers_mut().insert("x-palisade-upstream", v);
+        r.headers_mut().insert(headers::UPSTREAM.clone(), v);
     }
 }
 

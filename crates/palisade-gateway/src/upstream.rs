@@ -341,7 +341,7 @@ impl Upstream {
             HeaderValue::from_static("application/json"),
         );
         if let Ok(id) = HeaderValue::from_str(request_id) {
-            headers.insert("x-request-id", id);
+            headers.insert(crate::headers::REQUEST_ID.clone(), id);
         }
         let response = self
             .exchange(request, self.config.timeouts.first_byte)

@@ -658,14 +658,21 @@ fn total_text_len(endpoint: Endpoint, request: &mut ProxyRequest) -> usize {
 
 /// Headers that identify a caller to the upstream: the clean-text memo
 /// keeps each distinct combination of their values apart.
-const CREDENTIAL_HEADERS: [&str; 3] = ["authorization", "api-key", "x-api-key"];
+/// Credential headers, in partition order.
+fn credential_headers() -> [&'static http::HeaderName; 3] {
+    [
+        &http::header::AUTHORIZATION,
+        &crate::headers::API_KEY,
+        &crate::headers::X_API_KEY,
+    ]
+}
 
 /// The caller's partition of the clean-text memo: its credential headers,
 /// each length-prefixed so no two combinations coincide. Only ever hashed
 /// (keyed), never logged or stored.
 pub fn caller_partition(headers: &HeaderMap) -> Bytes {
     let mut partition = Vec::new();
-    for name in CREDENTIAL_HEADERS {
+    for name in credential_headers() {
         for value in headers.get_all(name) {
             partition.extend_from_slice(&(value.len() as u64).to_le_bytes());
             partition.extend_from_slice(value.as_bytes());
@@ -1069,22 +1076,21 @@ pub fn verdict_item(v: &Verdict) -> String {
 /// Sets `x-palisade-policy`, `x-palisade-mode`, `x-palisade-verdict` (the
 /// strictest action taken) and `x-palisade-input` / `x-palisade-output`.
 pub fn set_headers(headers: &mut HeaderMap, policy: &PolicyConfig, verdicts: &[Verdict]) {
-    let mut put = |name: &'static str, value: String| {
-        if let Ok(v) = HeaderValue::from_str(&value) {
-            headers.insert(name, v);
-        }
-    };
-    put("x-palisade-policy", policy.name.clone());
-    put(
-        "x-palisade-mode",
-        if policy.shadow { "shadow" } else { "enforce" }.to_owned(),
-    );
+    use crate::headers as h;
+    if let Ok(v) = HeaderValue::from_str(&policy.name) {
+        headers.insert(h::POLICY.clone(), v);
+    }
+    let mode = if policy.shadow { "shadow" } else { "enforce" };
+    headers.insert(h::MODE.clone(), HeaderValue::from_static(mode));
     let strictest = verdicts
         .iter()
         .map(|v| v.action)
         .max()
         .unwrap_or(Action::Allow);
-    put("x-palisade-verdict", strictest.as_str().to_owned());
+    headers.insert(
+        h::VERDICT.clone(),
+        HeaderValue::from_static(strictest.as_str()),
+    );
     for stage in [Stage::Input, Stage::Output] {
         let items: Vec<String> = verdicts
             .iter()
@@ -1093,10 +1099,12 @@ pub fn set_headers(headers: &mut HeaderMap, policy: &PolicyConfig, verdicts: &[V
             .collect();
         if !items.is_empty() {
             let name = match stage {
-                Stage::Input => "x-palisade-input",
-                Stage::Output => "x-palisade-output",
+                Stage::Input => &h::INPUT,
+                Stage::Output => &h::OUTPUT,
             };
-            put(name, items.join(", "));
+            if let Ok(v) = HeaderValue::from_str(&items.join(", ")) {
+                headers.insert(name.clone(), v);
+            }
         }
     }
 }
