@@ -371,6 +371,53 @@ pub fn score_features(
     let text = feats.prepared.text.as_str();
     let hits = rules.hits(text, work);
     let wins = windows(text);
+    if let [(s, e)] = wins[..] {
+        let probs = score_one_window(&feats, heads, &hits, s, e);
+        return Scored {
+            windows: wins,
+            probs,
+            hits,
+            features: feats.clone(),
+        };
+    }
+    score_segments(feats, heads, hits, wins)
+}
+
+/// The scores of a text that is one window (every text up to [`WINDOW`]
+/// bytes: most chat messages and answers), `probs[h]` of one entry per head.
+/// The window is the text, so every gram counts and no segment bookkeeping
+/// is needed. The sums are taken in the order [`score_segments`] takes
+/// them, so the result is the same to the bit.
+fn score_one_window(
+    feats: &Features,
+    heads: &[Head],
+    hits: &[RuleHit],
+    s: usize,
+    e: usize,
+) -> Vec<Vec<f32>> {
+    let chars = feats.chars.within(s, e);
+    let n = (chars.len() as u32 + feats.words.len() as u32).max(1) as f32;
+    heads
+        .iter()
+        .map(|head| {
+            let mut sum = sum_weights(&head.weights, chars);
+            for m in &feats.words {
+                sum += head.weights.get(m.index as usize).copied().unwrap_or(0.0);
+            }
+            let total: f32 = std::iter::once(sum).sum();
+            vec![finish(head, total / n.sqrt(), hits, s, e)]
+        })
+        .collect()
+}
+
+/// The scores of every window of a text of several windows.
+fn score_segments(
+    feats: Arc<Features>,
+    heads: &[Head],
+    hits: Vec<RuleHit>,
+    wins: Vec<(usize, usize)>,
+) -> Scored {
+    let text = feats.prepared.text.as_str();
     // Windows overlap, so cut the text at every window start and end into
     // segments, sum each segment once per head, and add up a window's
     // segments. A segment's char grams are one slice; the word grams are
@@ -761,6 +808,40 @@ mod tests {
                 let got = scored.probs[0][w];
                 prop_assert!((want - got).abs() < 1e-4, "window {w}: {want} vs {got}");
             }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// A text of one window is scored by a shortcut; it must give the
+        /// segment path's scores to the bit, rule hits included.
+        #[test]
+        fn one_window_scores_equal_the_segment_path(
+            words in proptest::collection::vec(prop_oneof![
+                "[a-zA-Z]{1,9}", "[0-9]{1,4}", Just("ignore all previous instructions".to_owned()),
+                Just("你现在是".to_owned()), Just("s h o u t".to_owned()), Just("!".to_owned()),
+            ], 0..40),
+            seed in any::<u64>(),
+        ) {
+            let text = words.join(" ");
+            let heads = [head(seed), head(seed.rotate_left(17))];
+            let mut work = Work::default();
+            let feats = Features::new(&text, heads[0].bits, &mut work);
+            let hits = rules().hits(&feats.prepared.text, &mut work);
+            let wins = windows(&feats.prepared.text);
+            prop_assume!(wins.len() == 1);
+            let (s, e) = wins[0];
+            let fast = score_one_window(&feats, &heads, &hits, s, e);
+            let slow = score_segments(feats.clone(), &heads, hits.clone(), wins.clone());
+            prop_assert_eq!(fast.len(), slow.probs.len());
+            for (f, g) in fast.iter().zip(&slow.probs) {
+                prop_assert_eq!(f.len(), 1);
+                prop_assert_eq!(f[0].to_bits(), g[0].to_bits());
+            }
+            // And score_all takes the shortcut for such a text.
+            let all = score_all(&text, rules(), &heads, &mut work);
+            prop_assert_eq!(&all.probs, &fast);
         }
     }
 
