@@ -20,10 +20,11 @@
 # Prints a Markdown table for BENCHMARKS.md. Everything listens on 127.0.0.1
 # only; each wrk run is bounded in time.
 #
-# Usage: [PALISADE_BIN=path] bench/load.sh [DURATION_SECONDS]     (needs nginx and wrk: apt-get install nginx-light wrk)
+# Usage: [PALISADE_BIN=path] bench/load.sh [DURATION_SECONDS] [ROUNDS]     (needs nginx and wrk: apt-get install nginx-light wrk)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration="${1:-10}"
+rounds="${2:-1}"
 for tool in nginx wrk; do
   command -v "$tool" >/dev/null || { echo "$tool is required: apt-get install nginx-light wrk" >&2; exit 2; }
 done
@@ -187,29 +188,46 @@ run() { # port connections threads [script] -> "p50 p99 rps"
   echo "$p50 $p99 $rps"
 }
 
+# Each round measures every target once, in order, so a round's targets
+# see about the same machine; the goal figures compare each target with the
+# same round's nginx and report the median over rounds, with the range.
 declare -A p50 p99 rps1 rps32
 targets="direct nginx hyper-floor palisade-off palisade palisade-unique"
-for target in $targets; do
-  script="$work/post.lua"
-  case $target in direct) port=$upstream_port;; nginx) port=$proxy_port;; hyper-floor) port=$floor_port;; palisade-off) port=$bare_port;; palisade) port=$palisade_port;;
-    palisade-unique) port=$palisade_port; script="$work/unique.lua";; esac
-  read -r a b c < <(run "$port" 1 1 "$script")
-  p50[$target]=$a; p99[$target]=$b; rps1[$target]=$c
-  read -r _ _ d < <(run "$port" 32 2 "$script")
-  rps32[$target]=$d
+for round in $(seq "$rounds"); do
+  for target in $targets; do
+    script="$work/post.lua"
+    case $target in direct) port=$upstream_port;; nginx) port=$proxy_port;; hyper-floor) port=$floor_port;; palisade-off) port=$bare_port;; palisade) port=$palisade_port;;
+      palisade-unique) port=$palisade_port; script="$work/unique.lua";; esac
+    read -r a b c < <(run "$port" 1 1 "$script")
+    p50[$target]+="$a "; p99[$target]+="$b "; rps1[$target]+="$c "
+    read -r _ _ d < <(run "$port" 32 2 "$script")
+    rps32[$target]+="$d "
+  done
 done
 
+# median of the numbers given as arguments
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END{ if (NR % 2) printf "%.0f\n", v[(NR+1)/2]; else printf "%.0f\n", (v[NR/2]+v[NR/2+1])/2 }'; }
+
 cpu=$(lscpu | awk -F: '/Model name/{gsub(/^ +/,"",$2); print $2; exit}')
-echo "Machine: $cpu, $(nproc) cores; request body $body_bytes bytes; ${duration}s per run; $(date -u +%F)"
+echo "Machine: $cpu, $(nproc) cores; request body $body_bytes bytes; ${duration}s per run; $rounds round(s), medians shown; $(date -u +%F)"
 echo
 echo "| target | p50 latency, 1 conn (µs) | p99 latency, 1 conn (µs) | req/s, 1 conn | req/s, 32 conns |"
 echo "|---|---:|---:|---:|---:|"
 for target in $targets; do
-  printf '| %s | %.0f | %.0f | %.0f | %.0f |\n' "$target" "${p50[$target]}" "${p99[$target]}" "${rps1[$target]}" "${rps32[$target]}"
+  # shellcheck disable=SC2086 # the lists are space-separated numbers
+  printf '| %s | %.0f | %.0f | %.0f | %.0f |\n' "$target" "$(median ${p50[$target]})" "$(median ${p99[$target]})" "$(median ${rps1[$target]})" "$(median ${rps32[$target]})"
 done
 echo
+read -r -a nginx_p50 <<< "${p50[nginx]}"
+read -r -a nginx_rps <<< "${rps32[nginx]}"
 for target in hyper-floor palisade-off palisade palisade-unique; do
-  added=$(awk -v a="${p50[$target]}" -v b="${p50[nginx]}" 'BEGIN{printf "%.0f", a-b}')
-  ratio=$(awk -v a="${rps32[$target]}" -v b="${rps32[nginx]}" 'BEGIN{printf "%.0f", 100*a/b}')
-  echo "$target adds ${added} µs at p50 over the bare nginx proxy and reaches ${ratio}% of its throughput at 32 connections."
+  read -r -a t_p50 <<< "${p50[$target]}"
+  read -r -a t_rps <<< "${rps32[$target]}"
+  added=() ratio=()
+  for i in "${!t_p50[@]}"; do
+    added+=("$(awk -v a="${t_p50[$i]}" -v b="${nginx_p50[$i]}" 'BEGIN{printf "%.0f", a-b}')")
+    ratio+=("$(awk -v a="${t_rps[$i]}" -v b="${nginx_rps[$i]}" 'BEGIN{printf "%.0f", 100*a/b}')")
+  done
+  range() { printf '%s\n' "$@" | sort -g | awk 'NR==1{lo=$1} {hi=$1} END{ if (lo == hi) print ""; else printf " (rounds: %s to %s)", lo, hi }'; }
+  echo "$target adds $(median "${added[@]}") µs at p50 over the bare nginx proxy$(range "${added[@]}") and reaches $(median "${ratio[@]}")% of its throughput at 32 connections$(range "${ratio[@]}")."
 done
