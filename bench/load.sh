@@ -218,6 +218,8 @@ for target in $targets; do
   printf '| %s | %.0f | %.0f | %.0f | %.0f |\n' "$target" "$(median ${p50[$target]})" "$(median ${p99[$target]})" "$(median ${rps1[$target]})" "$(median ${rps32[$target]})"
 done
 echo
+# " (rounds: LOW to HIGH)" when the rounds disagree, else nothing
+range() { printf '%s\n' "$@" | sort -g | awk 'NR==1{lo=$1} {hi=$1} END{ if (lo == hi) print ""; else printf " (rounds: %s to %s)", lo, hi }'; }
 read -r -a nginx_p50 <<< "${p50[nginx]}"
 read -r -a nginx_rps <<< "${rps32[nginx]}"
 for target in hyper-floor palisade-off palisade palisade-unique; do
@@ -228,6 +230,5 @@ for target in hyper-floor palisade-off palisade palisade-unique; do
     added+=("$(awk -v a="${t_p50[$i]}" -v b="${nginx_p50[$i]}" 'BEGIN{printf "%.0f", a-b}')")
     ratio+=("$(awk -v a="${t_rps[$i]}" -v b="${nginx_rps[$i]}" 'BEGIN{printf "%.0f", 100*a/b}')")
   done
-  range() { printf '%s\n' "$@" | sort -g | awk 'NR==1{lo=$1} {hi=$1} END{ if (lo == hi) print ""; else printf " (rounds: %s to %s)", lo, hi }'; }
   echo "$target adds $(median "${added[@]}") µs at p50 over the bare nginx proxy$(range "${added[@]}") and reaches $(median "${ratio[@]}")% of its throughput at 32 connections$(range "${ratio[@]}")."
 done

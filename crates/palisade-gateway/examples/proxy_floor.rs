@@ -109,7 +109,11 @@ async fn serve(listen: SocketAddr, target: Uri) -> ExitCode {
             _ = &mut stop => return ExitCode::SUCCESS,
             accepted = listener.accept() => match accepted {
                 Ok((tcp, _)) => tcp,
-                Err(_) => continue,
+                // Out of file descriptors and the like: back off, not spin.
+                Err(_) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
             },
         };
         let _ = tcp.set_nodelay(true);

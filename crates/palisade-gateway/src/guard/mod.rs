@@ -656,9 +656,9 @@ fn total_text_len(endpoint: Endpoint, request: &mut ProxyRequest) -> usize {
     total
 }
 
-/// Headers that identify a caller to the upstream: the clean-text memo
-/// keeps each distinct combination of their values apart.
-/// Credential headers, in partition order.
+/// Headers that identify a caller to the upstream, in partition order:
+/// the clean-text memo keeps each distinct combination of their values
+/// apart.
 fn credential_headers() -> [&'static http::HeaderName; 3] {
     [
         &http::header::AUTHORIZATION,
