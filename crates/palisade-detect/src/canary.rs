@@ -138,7 +138,7 @@ impl Canary {
                     end: e,
                     score: 1.0,
                     detector: Cow::Borrowed("canary"),
-                    reason: format!("canary token found ({how})"),
+                    reason: format!("canary token found ({how})").into(),
                 });
             }
         };

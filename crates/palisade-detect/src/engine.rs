@@ -37,6 +37,7 @@ use crate::finding::{Finding, Kind, resolve_overlaps};
 use crate::lexicon::{LexHit, Lexicon, LexiconBuilder};
 use crate::names::{self, NameModel, NameRole};
 use crate::pii::{self, Check, GATED_RULES, Lead, PII_RULES, Rule};
+use crate::reason::Reasons;
 use crate::secrets;
 use crate::validate;
 use crate::{Error, normalize, unicode};
@@ -151,6 +152,11 @@ pub struct Scanner {
     /// other thread paid a locked pool round trip on each of the dozens of
     /// searches of a scan.
     caches: Pool<Caches, CacheMaker>,
+    /// Reason texts per rule of `rules`, per rule of `gated`, and for the
+    /// name detector, shared by every finding that reads the same.
+    reasons: Vec<Reasons>,
+    gated_reasons: Vec<Reasons>,
+    name_reasons: Reasons,
 }
 
 /// The search caches of one scan, one per regex of the scanner.
@@ -159,6 +165,50 @@ struct Caches {
     gated: Vec<meta::Cache>,
     address_tail: meta::Cache,
     hk_segment: meta::Cache,
+    scratch: Scratch,
+}
+
+/// Working lists a scan fills and empties again. They travel with the
+/// search caches, so a thread allocates them once instead of on every scan:
+/// about a dozen allocations per scan, which on short texts (a chat message,
+/// an answer) were most of the name pass's cost.
+#[derive(Default)]
+struct Scratch {
+    lex: Vec<LexHit>,
+    hits: Vec<Hit>,
+    caps: Vec<(usize, usize)>,
+    tokens: Vec<(usize, (usize, u8))>,
+    token_bits: Vec<u64>,
+    token_rank: Vec<u32>,
+    token_starts: Vec<usize>,
+    taken: Vec<u64>,
+    produced: Vec<Finding>,
+    parts: Vec<u8>,
+}
+
+impl Scratch {
+    /// Entries kept between scans at most, per list: a 1 MB text must not
+    /// leave megabytes behind in every thread's pool entry.
+    const KEEP: usize = 16 * 1024;
+
+    fn trim(&mut self) {
+        fn cap<T>(v: &mut Vec<T>) {
+            v.clear();
+            if v.capacity() > Scratch::KEEP {
+                *v = Vec::new();
+            }
+        }
+        cap(&mut self.lex);
+        cap(&mut self.hits);
+        cap(&mut self.caps);
+        cap(&mut self.tokens);
+        cap(&mut self.token_bits);
+        cap(&mut self.token_rank);
+        cap(&mut self.token_starts);
+        cap(&mut self.taken);
+        cap(&mut self.produced);
+        cap(&mut self.parts);
+    }
 }
 
 /// Builds a [`Caches`] for the pool.
@@ -391,10 +441,14 @@ impl Scanner {
                 gated: gated.iter().map(|re| re.create_cache()).collect(),
                 address_tail: address_tail.create_cache(),
                 hk_segment: hk_segment.create_cache(),
+                scratch: Scratch::default(),
             });
             Pool::new(make)
         };
         Ok(Scanner {
+            reasons: rules.iter().map(|_| Reasons::default()).collect(),
+            gated_reasons: gated.iter().map(|_| Reasons::default()).collect(),
+            name_reasons: Reasons::default(),
             config,
             rules,
             regex,
@@ -475,7 +529,9 @@ impl Scanner {
                     }
                     f.start = s;
                     f.end = e;
-                    f.reason.push_str("; found after Unicode normalisation");
+                    f.reason
+                        .to_mut()
+                        .push_str("; found after Unicode normalisation");
                     out.push(f);
                 }
             }
@@ -486,8 +542,18 @@ impl Scanner {
     }
 
     fn scan_core(&self, text: &str, caches: &mut Caches) -> Vec<Finding> {
+        let mut scratch = std::mem::take(&mut caches.scratch);
+        let out = self.scan_with(text, caches, &mut scratch);
+        scratch.trim();
+        caches.scratch = scratch;
+        out
+    }
+
+    fn scan_with(&self, text: &str, caches: &mut Caches, scratch: &mut Scratch) -> Vec<Finding> {
         let bytes = text.as_bytes();
-        let (hits, caps) = self.keyword_hits(text);
+        self.keyword_hits(text, scratch);
+        let hits = std::mem::take(&mut scratch.hits);
+        let caps = std::mem::take(&mut scratch.caps);
         let mut out: Vec<Finding> = Vec::with_capacity(16);
 
         if let (Some(re), Some(cache)) = (&self.regex, caches.main.as_mut()) {
@@ -530,26 +596,27 @@ impl Scanner {
         self.gated_pass(text, &hits, &mut out, &mut caches.gated);
         self.extend_addresses(text, &mut out, caches);
         if self.config.enabled(Kind::Person) {
-            self.names_pass(text, &hits, &caps, &mut out);
+            self.names_pass(text, &hits, &caps, &mut out, scratch);
         }
+        scratch.hits = hits;
+        scratch.caps = caps;
         out
     }
 
     /// Keyword and name-list hits, and the spans of ASCII words starting
     /// with a capital, from one walk over the text.
-    fn keyword_hits(&self, text: &str) -> (Vec<Hit>, Vec<(usize, usize)>) {
-        let mut found: Vec<LexHit> = Vec::with_capacity(text.len() / 32);
-        let mut caps = Vec::with_capacity(text.len() / 16);
-        self.words.lexicon.find(text, &mut found, &mut caps);
-        let hits = found
-            .into_iter()
-            .map(|h| Hit {
-                start: h.start,
-                end: h.end,
-                entry: h.id,
-            })
-            .collect();
-        (hits, caps)
+    fn keyword_hits(&self, text: &str, scratch: &mut Scratch) {
+        scratch.lex.clear();
+        scratch.caps.clear();
+        scratch.hits.clear();
+        self.words
+            .lexicon
+            .find(text, &mut scratch.lex, &mut scratch.caps);
+        scratch.hits.extend(scratch.lex.iter().map(|h| Hit {
+            start: h.start,
+            end: h.end,
+            entry: h.id,
+        }));
     }
 
     /// The first context keyword of `groups` near `[s, e)`.
@@ -568,20 +635,14 @@ impl Scanner {
     fn finding(&self, rule: usize, v: Verdict, _text: &str, hits: &[Hit]) -> Finding {
         let r = &self.rules[rule];
         let mut score = v.score;
-        // Built by hand: `format!` costs more than the rest of this function.
         let word = self.context_word(hits, r.ctx, v.start, v.end);
-        let mut reason = String::with_capacity(
-            r.name.len() + v.note.len() + word.map_or(0, |w| w.len() + 18) + 2,
-        );
-        reason.push_str(r.name);
-        reason.push_str(": ");
-        reason.push_str(v.note);
-        if let Some(word) = word {
+        if word.is_some() {
             score = (score + CONTEXT_BOOST).min(0.99);
-            reason.push_str("; context word '");
-            reason.push_str(word);
-            reason.push('\'');
         }
+        let reason = match self.reasons.get(rule) {
+            Some(reasons) => reasons.get(r.name, v.note, word),
+            None => Cow::Owned(crate::reason::compose(r.name, v.note, word)),
+        };
         Finding {
             kind: v.kind,
             start: v.start,
@@ -630,7 +691,7 @@ impl Scanner {
                 }
             } else if let Some((s, e)) = clause {
                 let word = KEYWORDS[self.words.entries[h.entry].keyword].0;
-                let reason = format!("address_after_keyword: clause after '{word}'");
+                let reason = Cow::Owned(format!("address_after_keyword: clause after '{word}'"));
                 out.push(Finding {
                     kind: Kind::Address,
                     start: s,
@@ -640,13 +701,24 @@ impl Scanner {
                     reason,
                 });
             }
-            for ((rule, open, re), cache) in self.gated.iter().zip(caches.iter_mut()) {
+            let mut end = (h.end + GATE_WINDOW).min(text.len());
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            // Every gated pattern needs an ASCII digit (a test reads it off
+            // the patterns' automata), so most keywords of prose, followed
+            // by words only, need no search at all.
+            if !text.as_bytes()[h.end..end].iter().any(u8::is_ascii_digit) {
+                continue;
+            }
+            for (((rule, open, re), cache), reasons) in self
+                .gated
+                .iter()
+                .zip(caches.iter_mut())
+                .zip(&self.gated_reasons)
+            {
                 if groups & open == 0 {
                     continue;
-                }
-                let mut end = (h.end + GATE_WINDOW).min(text.len());
-                while !text.is_char_boundary(end) {
-                    end -= 1;
                 }
                 let input = Input::new(text).range(h.end..end);
                 let Some(m) = re.search_with(cache, &input) else {
@@ -669,7 +741,7 @@ impl Scanner {
                         end: v.end,
                         score: (v.score + CONTEXT_BOOST).min(0.99),
                         detector: Cow::Borrowed(rule.name),
-                        reason: joined(&[rule.name, ": ", v.note, "; context word '", word, "'"]),
+                        reason: reasons.get(rule.name, v.note, Some(word)),
                     });
                 }
             }
@@ -708,12 +780,14 @@ impl Scanner {
         hits: &[Hit],
         caps: &[(usize, usize)],
         out: &mut Vec<Finding>,
+        scratch: &mut Scratch,
     ) {
         let bytes = text.as_bytes();
         // Name-list tokens by start offset.
         // Hits are sorted and non-overlapping (leftmost-longest), so a
         // sorted vector with binary search replaces a hash map.
-        let mut list: Vec<(usize, (usize, u8))> = Vec::with_capacity(hits.len());
+        let mut list = std::mem::take(&mut scratch.tokens);
+        list.clear();
         for h in hits {
             let entry = &self.words.entries[h.entry];
             let roles = entry.roles;
@@ -724,12 +798,24 @@ impl Scanner {
             }
             list.push((h.start, (h.end, roles)));
         }
-        let tokens = Tokens::new(list, text.len());
-        let starts: Vec<usize> = tokens.list.iter().map(|t| t.0).collect();
+        let tokens = Tokens::new(
+            list,
+            std::mem::take(&mut scratch.token_bits),
+            std::mem::take(&mut scratch.token_rank),
+            text.len(),
+        );
+        let mut starts = std::mem::take(&mut scratch.token_starts);
+        starts.clear();
+        starts.extend(tokens.list.iter().map(|t| t.0));
         let mut last_end = 0;
-        let mut produced = Produced::new(text.len(), out);
+        let mut produced = Produced::new(
+            text.len(),
+            out,
+            std::mem::take(&mut scratch.produced),
+            std::mem::take(&mut scratch.taken),
+        );
         // Roles of the words of the name being built; reused across names.
-        let mut parts: Vec<u8> = Vec::with_capacity(8);
+        let mut parts = std::mem::take(&mut scratch.parts);
         for &s in &starts {
             if s < last_end {
                 continue;
@@ -862,15 +948,7 @@ impl Scanner {
             if produced.overlaps(start, end) {
                 continue;
             }
-            let mut reason =
-                String::with_capacity(13 + note.len() + word.map_or(0, |w| w.len() + 18));
-            reason.push_str("person_name: ");
-            reason.push_str(note);
-            if let Some(w) = word {
-                reason.push_str("; context word '");
-                reason.push_str(w);
-                reason.push('\'');
-            }
+            let reason = self.name_reasons.get("person_name", note, word);
             last_end = end;
             produced.push(Finding {
                 kind: Kind::Person,
@@ -1014,7 +1092,14 @@ impl Scanner {
                 }
             }
         }
-        out.extend(produced.list);
+        out.append(&mut produced.list);
+        scratch.produced = produced.list;
+        scratch.taken = produced.taken;
+        scratch.tokens = tokens.list;
+        scratch.token_bits = tokens.starts;
+        scratch.token_rank = tokens.before;
+        scratch.token_starts = starts;
+        scratch.parts = parts;
     }
 }
 
@@ -1105,13 +1190,13 @@ impl Scanner {
                 continue;
             }
             let mut score = 0.6;
-            let mut reason = String::from("person_name: capitalised words spelled like a name");
-            if let Some(w) = self.context_word(hits, group::NAME | group::TITLE, s, end) {
+            let word = self.context_word(hits, group::NAME | group::TITLE, s, end);
+            if word.is_some() {
                 score += CONTEXT_BOOST;
-                reason.push_str("; context word '");
-                reason.push_str(w);
-                reason.push('\'');
             }
+            let reason =
+                self.name_reasons
+                    .get("person_name", "capitalised words spelled like a name", word);
             produced.push(Finding {
                 kind: Kind::Person,
                 start: s,
@@ -1355,11 +1440,12 @@ struct Produced {
 }
 
 impl Produced {
-    fn new(len: usize, out: &[Finding]) -> Produced {
-        let mut p = Produced {
-            list: Vec::with_capacity(16),
-            taken: vec![0; len / 64 + 1],
-        };
+    /// `list` and `taken` are reused buffers (emptied here).
+    fn new(len: usize, out: &[Finding], mut list: Vec<Finding>, mut taken: Vec<u64>) -> Produced {
+        list.clear();
+        taken.clear();
+        taken.resize(len / 64 + 1, 0);
+        let mut p = Produced { list, taken };
         for f in out {
             p.mark(f.start, f.end);
         }
@@ -1419,15 +1505,23 @@ struct Tokens {
 }
 
 impl Tokens {
-    fn new(list: Vec<(usize, (usize, u8))>, text_len: usize) -> Tokens {
+    /// `starts` and `before` are reused buffers (emptied here).
+    fn new(
+        list: Vec<(usize, (usize, u8))>,
+        mut starts: Vec<u64>,
+        mut before: Vec<u32>,
+        text_len: usize,
+    ) -> Tokens {
         let words = text_len / 64 + 1;
-        let mut starts = vec![0u64; words];
+        starts.clear();
+        starts.resize(words, 0);
         for &(s, _) in &list {
             if let Some(w) = starts.get_mut(s / 64) {
                 *w |= 1 << (s % 64);
             }
         }
-        let mut before = Vec::with_capacity(words);
+        before.clear();
+        before.reserve(words);
         let mut n = 0u32;
         for w in &starts {
             before.push(n);
@@ -1603,12 +1697,12 @@ fn capitalised(w: &[u8]) -> bool {
 
 /// `parts` joined into one string allocated once: `format!` costs more
 /// than the rest of building a finding.
-fn joined(parts: &[&str]) -> String {
+fn joined(parts: &[&str]) -> Cow<'static, str> {
     let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum());
     for p in parts {
         s.push_str(p);
     }
-    s
+    Cow::Owned(s)
 }
 
 /// End of a capitalised word (any script with case: `Šárka`, `Ottová`)
@@ -1821,7 +1915,7 @@ fn validate_rule(r: &Rule, text: &str, s: usize, e: usize, config: &Config) -> O
             })
         }
         Check::Card => {
-            let d = validate::digits(m);
+            let d = validate::digits_of(m);
             if !consistent_separators(m) || !validate::luhn_digits(&d) {
                 return None;
             }
@@ -1832,7 +1926,7 @@ fn validate_rule(r: &Rule, text: &str, s: usize, e: usize, config: &Config) -> O
             verdict(k, s, e, sc, "Luhn check and issuer range passed")
         }
         Check::CardAnyIssuer => {
-            let d = validate::digits(m);
+            let d = validate::digits_of(m);
             if !(13..=19).contains(&d.len())
                 || !consistent_separators(m)
                 || !validate::luhn_digits(&d)
@@ -1901,7 +1995,7 @@ fn validate_rule(r: &Rule, text: &str, s: usize, e: usize, config: &Config) -> O
             note: "SSA rules passed",
         }),
         Check::PhoneIntl => {
-            let n = validate::digits(m).len();
+            let n = validate::digits_of(m).len();
             (8..=15 + 5).contains(&n).then_some(Verdict {
                 start: s,
                 end: e,
@@ -1911,7 +2005,7 @@ fn validate_rule(r: &Rule, text: &str, s: usize, e: usize, config: &Config) -> O
             })
         }
         Check::PhoneNanp => {
-            let d = validate::digits(m);
+            let d = validate::digits_of(m);
             let core: &[u8] = if d.len() == 11 && d[0] == 1 {
                 &d[1..]
             } else {
@@ -1935,7 +2029,7 @@ fn validate_rule(r: &Rule, text: &str, s: usize, e: usize, config: &Config) -> O
             )
         }
         Check::PhoneNational => {
-            let d = validate::digits(m);
+            let d = validate::digits_of(m);
             if d.iter().all(|&x| x == d[0]) {
                 return None;
             }
@@ -2027,7 +2121,7 @@ fn validate_rule(r: &Rule, text: &str, s: usize, e: usize, config: &Config) -> O
             )
         }
         Check::Passport => {
-            let d = validate::digits(m);
+            let d = validate::digits_of(m);
             if d.iter().all(|&x| x == d[0]) {
                 return None;
             }
@@ -2035,7 +2129,7 @@ fn validate_rule(r: &Rule, text: &str, s: usize, e: usize, config: &Config) -> O
         }
         Check::Dob => verdict(k, s, e, sc, "date after birth keyword"),
         Check::BankAccount => {
-            let d = validate::digits(m);
+            let d = validate::digits_of(m);
             if !(6..=20).contains(&d.len()) || d.iter().all(|&x| x == d[0]) {
                 return None;
             }
@@ -2166,6 +2260,79 @@ mod tests {
         }
     }
 
+    /// Whether `pattern` can match some text without an ASCII digit: a
+    /// walk of its lazy DFA, from every start state, over every other byte,
+    /// looking for a match state.
+    fn matches_without_digits(pattern: &str) -> bool {
+        use regex_automata::hybrid::LazyStateID;
+        use regex_automata::hybrid::dfa::DFA;
+        let dfa = DFA::builder()
+            .syntax(syntax_config())
+            .configure(DFA::config().cache_capacity(64 << 20))
+            .build(pattern)
+            .unwrap();
+        let mut cache = dfa.create_cache();
+        let mut seen = std::collections::HashSet::<LazyStateID>::new();
+        let mut todo = Vec::new();
+        // No byte before, a word byte, a non-word byte, line ends, non-ASCII.
+        for prev in [&b""[..], b"a", b" ", b"\n", b"\r", b"\xE4"] {
+            let mut hay = prev.to_vec();
+            hay.push(b' ');
+            let input = Input::new(&hay).range(prev.len()..);
+            let start = dfa.start_state_forward(&mut cache, &input).unwrap();
+            if seen.insert(start) {
+                todo.push(start);
+            }
+        }
+        while let Some(state) = todo.pop() {
+            if state.is_match() || dfa.next_eoi_state(&mut cache, state).unwrap().is_match() {
+                return true;
+            }
+            for b in (0..=255u8).filter(|b| !b.is_ascii_digit()) {
+                let next = dfa.next_state(&mut cache, state, b).unwrap();
+                if next.is_match() {
+                    return true;
+                }
+                if !next.is_dead() && seen.insert(next) {
+                    todo.push(next);
+                }
+            }
+        }
+        false
+    }
+
+    #[test]
+    fn every_gated_pattern_needs_a_digit() {
+        // The gated pass skips windows without a digit on the strength of it.
+        for (rule, _) in GATED_RULES {
+            assert!(!matches_without_digits(rule.pattern), "{}", rule.name);
+        }
+        // The walk itself finds digit-free matches where there are some.
+        assert!(matches_without_digits(r"\b[0-9]{2}\b|[a-z]+@"));
+        assert!(matches_without_digits(r"(?:[0-9]{4}|x)\b"));
+        assert!(!matches_without_digits(r"[a-z]{0,5}[0-9]"));
+    }
+
+    #[test]
+    fn reused_scratch_lists_leave_no_trace_between_scans() {
+        let short = "Call Chan Tai Man on +852 9123 4567 or mail chan@example.com.";
+        let long = format!(
+            "{}Ship to Flat B, 8/F, Harbour View Building, 25 Des Voeux Road, Central. \
+             My card is 4111 1111 1111 1111 and my HKID is A123456(3). Sarah Johnson",
+            "The Quick Brown Fox met Mary Ann Lee. ".repeat(400)
+        );
+        let fresh = |text: &str| Scanner::new(Config::default()).unwrap().scan(text);
+        let (short_alone, long_alone) = (fresh(short), fresh(&long));
+        assert!(short_alone.len() >= 3 && long_alone.len() > short_alone.len());
+        // One scanner, one thread: every scan reuses the same lists.
+        let scanner = Scanner::new(Config::default()).unwrap();
+        for _ in 0..2 {
+            assert_eq!(scanner.scan(short), short_alone);
+            assert_eq!(scanner.scan(&long), long_alone);
+            assert_eq!(scanner.scan(""), Vec::new());
+        }
+    }
+
     #[test]
     fn produced_ranges_match_a_byte_by_byte_bitmap() {
         let len = 300;
@@ -2179,7 +2346,8 @@ mod tests {
             (250, 300),
             (299, 400),
         ];
-        let mut p = Produced::new(len, &[]);
+        // Buffers left dirty by an earlier, longer text must not leak marks.
+        let mut p = Produced::new(len, &[], Vec::new(), vec![u64::MAX; 40]);
         let mut naive = vec![false; covered];
         for &(s, e) in &spans {
             p.mark(s, e);
@@ -2202,7 +2370,8 @@ mod tests {
             .iter()
             .map(|&s| (s, (s + 3, (s % 7) as u8)))
             .collect();
-        let tokens = Tokens::new(list.clone(), 512);
+        // Buffers left dirty by an earlier, longer text must not matter.
+        let tokens = Tokens::new(list.clone(), vec![u64::MAX; 40], vec![7; 40], 512);
         for p in 0..600 {
             let expected = list.iter().find(|t| t.0 == p).map(|t| &t.1);
             assert_eq!(tokens.get(&p), expected, "offset {p}");

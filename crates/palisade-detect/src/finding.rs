@@ -266,7 +266,7 @@ pub struct Finding {
     /// Name of the rule or detector that produced it (e.g. `hkid`, `github_pat`).
     pub detector: Cow<'static, str>,
     /// Why: validator passed, context words seen. Never the value.
-    pub reason: String,
+    pub reason: Cow<'static, str>,
 }
 
 impl Finding {
@@ -494,7 +494,10 @@ pub fn resolve_overlaps(text: &str, mut findings: Vec<Finding>) -> Vec<Finding> 
                     kept.push(Finding {
                         start: s,
                         end: e,
-                        reason: format!("{}; trimmed where a stronger finding overlaps", f.reason),
+                        reason: Cow::Owned(format!(
+                            "{}; trimmed where a stronger finding overlaps",
+                            f.reason
+                        )),
                         ..f.clone()
                     });
                 }
@@ -516,7 +519,7 @@ mod tests {
             end,
             score,
             detector: Cow::Borrowed("t"),
-            reason: String::new(),
+            reason: Cow::Borrowed(""),
         }
     }
 

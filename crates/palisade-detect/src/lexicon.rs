@@ -264,7 +264,7 @@ fn first_char_key(b: &[u8]) -> u32 {
 
 impl Lexicon {
     /// The head entry for word `w` with folded key `key`, if any.
-    #[inline]
+    #[inline(always)]
     fn head(&self, w: &[u8], key: u64) -> Option<&(Box<[u8]>, u32, u32)> {
         let bit = filter_bit(key, w.len());
         if self.filter[bit / 64] & (1 << (bit % 64)) == 0 {

@@ -31,6 +31,7 @@ pub mod names;
 pub mod normalize;
 pub mod operators;
 pub mod pii;
+mod reason;
 pub mod secrets;
 pub mod stream;
 pub mod unicode;

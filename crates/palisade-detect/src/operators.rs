@@ -499,7 +499,7 @@ mod tests {
             end: start + value.len(),
             score: 0.9,
             detector: Cow::Borrowed("t"),
-            reason: String::new(),
+            reason: "".into(),
         }
     }
 

@@ -43,7 +43,7 @@ fn finding(
         end,
         score,
         detector: Cow::Borrowed(detector),
-        reason,
+        reason: reason.into(),
     }
 }
 

@@ -14,9 +14,45 @@ pub fn digits(s: &str) -> Vec<u8> {
         .collect()
 }
 
+/// The ASCII digits of a candidate as values 0–9, like [`digits`], kept on
+/// the stack when there are at most 64 of them (every bounded pattern's
+/// candidate): validators run on every candidate of a scan, and a heap
+/// allocation per candidate cost more than most checks.
+pub(crate) enum DigitsOf {
+    /// Up to 64 digits, in the array's first `.1` entries.
+    Inline([u8; 64], usize),
+    /// More than 64 digits.
+    Heap(Vec<u8>),
+}
+
+impl std::ops::Deref for DigitsOf {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            DigitsOf::Inline(d, n) => &d[..*n],
+            DigitsOf::Heap(d) => d,
+        }
+    }
+}
+
+/// [`digits`] without a heap allocation for up to 64 digits.
+pub(crate) fn digits_of(s: &str) -> DigitsOf {
+    let mut d = [0u8; 64];
+    let mut n = 0;
+    for b in s.bytes().filter(u8::is_ascii_digit) {
+        match d.get_mut(n) {
+            Some(slot) => *slot = b - b'0',
+            None => return DigitsOf::Heap(digits(s)),
+        }
+        n += 1;
+    }
+    DigitsOf::Inline(d, n)
+}
+
 /// Luhn (ISO/IEC 7812-1 annex B) over the digits of `s`.
 pub fn luhn(s: &str) -> bool {
-    let d = digits(s);
+    let d = digits_of(s);
     luhn_digits(&d)
 }
 
@@ -723,6 +759,15 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// The stack copy holds the same digits as the heap one, on both
+        /// sides of its 64-digit capacity.
+        #[test]
+        fn digits_on_the_stack_equal_digits_on_the_heap(s in "[0-9a-z ()/+-]{0,150}") {
+            let d = digits_of(&s);
+            proptest::prop_assert_eq!(&*d, &digits(&s)[..]);
+            proptest::prop_assert_eq!(matches!(d, DigitsOf::Heap(_)), digits(&s).len() > 64);
+        }
+
         #[test]
         fn iban_check_matches_the_textbook_form(
             country in 0usize..200,

@@ -138,7 +138,7 @@ fn resolve_naively(mut findings: Vec<Finding>) -> Vec<Finding> {
             kept.push(Finding {
                 start: s,
                 end: e,
-                reason: format!("{}; trimmed where a stronger finding overlaps", f.reason),
+                reason: format!("{}; trimmed where a stronger finding overlaps", f.reason).into(),
                 ..f.clone()
             });
         }
@@ -156,7 +156,7 @@ fn test_finding(kind: usize, start: usize, end: usize, score: u8, reason: String
         end,
         score: f32::from(score) / 4.0,
         detector: std::borrow::Cow::Borrowed("t"),
-        reason,
+        reason: reason.into(),
     }
 }
 

@@ -291,7 +291,7 @@ impl InjectionClassifier {
                     end: p.end,
                     score: v.score,
                     detector: Cow::Borrowed("decoded_instruction"),
-                    reason: v.reason_string(),
+                    reason: v.reason_string().into(),
                 });
             }
         }
@@ -416,6 +416,6 @@ pub(super) fn to_finding(
         end: b,
         score: v.score,
         detector: Cow::Borrowed(v.detector),
-        reason: v.reason_string(),
+        reason: v.reason_string().into(),
     })
 }

@@ -22,6 +22,7 @@ mod splice;
 pub mod stream;
 pub mod text;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
@@ -86,9 +87,9 @@ pub(crate) struct Hit {
     pub start: usize,
     pub end: usize,
     pub kind: Option<Kind>,
-    pub detector: String,
+    pub detector: Cow<'static, str>,
     pub score: f32,
-    pub reason: String,
+    pub reason: Cow<'static, str>,
     pub action: Action,
 }
 
@@ -304,12 +305,12 @@ impl StageEngine {
                     start: f.start,
                     end: f.end,
                     kind: Some(f.kind),
-                    detector: f.kind.as_str().to_owned(),
+                    detector: Cow::Borrowed(f.kind.as_str()),
                     score: f.score,
                     reason: if f.reason.starts_with(f.detector.as_ref()) {
                         f.reason
                     } else {
-                        format!("{}: {}", f.detector, f.reason)
+                        Cow::Owned(format!("{}: {}", f.detector, f.reason))
                     },
                     action,
                 });
@@ -328,7 +329,7 @@ impl StageEngine {
                     start: f.start,
                     end: f.end,
                     kind: Some(Kind::CanaryLeak),
-                    detector: Kind::CanaryLeak.as_str().to_owned(),
+                    detector: Cow::Borrowed(Kind::CanaryLeak.as_str()),
                     score: f.score,
                     reason: f.reason,
                     action,
@@ -347,7 +348,7 @@ impl StageEngine {
                     start: found.start(),
                     end: found.end(),
                     kind: None,
-                    detector: name.clone(),
+                    detector: Cow::Owned(name.clone()),
                     score: 1.0,
                     reason: "custom rule matched".into(),
                     action: *action,
@@ -494,11 +495,11 @@ fn verdicts_from(hits: &[Hit], stage: Stage, enforced: bool, into: &mut Vec<Verd
         }
         into.push(Verdict {
             stage,
-            detector: h.detector.clone(),
+            detector: h.detector.to_string(),
             action: h.action,
             score: h.score,
             count: 1,
-            reason: h.reason.clone(),
+            reason: h.reason.to_string(),
             enforced,
         });
     }
