@@ -187,14 +187,16 @@ struct Scratch {
 }
 
 impl Scratch {
-    /// Entries kept between scans at most, per list: a 1 MB text must not
-    /// leave megabytes behind in every thread's pool entry.
-    const KEEP: usize = 16 * 1024;
+    /// Bytes of capacity each list keeps between scans at most: a 1 MB text
+    /// must not leave megabytes behind in every thread's pool entry (ten
+    /// lists, so at most 640 KB each), while the lists of texts up to tens
+    /// of kilobytes stay allocated.
+    const KEEP_BYTES: usize = 64 * 1024;
 
     fn trim(&mut self) {
         fn cap<T>(v: &mut Vec<T>) {
             v.clear();
-            if v.capacity() > Scratch::KEEP {
+            if v.capacity().saturating_mul(std::mem::size_of::<T>()) > Scratch::KEEP_BYTES {
                 *v = Vec::new();
             }
         }
@@ -2316,6 +2318,21 @@ mod tests {
         assert!(matches_without_digits(r"\b[0-9]{2}\b|[a-z]+@"));
         assert!(matches_without_digits(r"(?:[0-9]{4}|x)\b"));
         assert!(!matches_without_digits(r"[a-z]{0,5}[0-9]"));
+    }
+
+    #[test]
+    fn scratch_keeps_small_lists_and_drops_large_ones() {
+        let mut scratch = Scratch::default();
+        scratch.caps.extend((0..100).map(|i| (i, i + 1)));
+        scratch.lex.extend((0..100_000).map(|i| LexHit {
+            start: i,
+            end: i + 1,
+            id: 0,
+        }));
+        scratch.trim();
+        assert!(scratch.caps.is_empty() && scratch.caps.capacity() >= 100);
+        assert!(scratch.lex.is_empty());
+        assert_eq!(scratch.lex.capacity(), 0, "a 2.4 MB list is not kept");
     }
 
     #[test]
