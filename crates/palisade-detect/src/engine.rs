@@ -168,7 +168,8 @@ struct Caches {
     scratch: Scratch,
 }
 
-/// Working lists a scan fills and empties again. They travel with the
+/// Working lists a scan fills; [`Scratch::trim`] empties them after every
+/// scan, so each scan finds them empty. They travel with the
 /// search caches, so a thread allocates them once instead of on every scan:
 /// about a dozen allocations per scan, which on short texts (a chat message,
 /// an answer) were most of the name pass's cost.
@@ -193,6 +194,7 @@ impl Scratch {
     /// of kilobytes stay allocated.
     const KEEP_BYTES: usize = 64 * 1024;
 
+    /// Empties every list, and frees one whose capacity is over the cap.
     fn trim(&mut self) {
         fn cap<T>(v: &mut Vec<T>) {
             v.clear();
@@ -608,9 +610,6 @@ impl Scanner {
     /// Keyword and name-list hits, and the spans of ASCII words starting
     /// with a capital, from one walk over the text.
     fn keyword_hits(&self, text: &str, scratch: &mut Scratch) {
-        scratch.lex.clear();
-        scratch.caps.clear();
-        scratch.hits.clear();
         self.words
             .lexicon
             .find(text, &mut scratch.lex, &mut scratch.caps);
@@ -789,7 +788,6 @@ impl Scanner {
         // Hits are sorted and non-overlapping (leftmost-longest), so a
         // sorted vector with binary search replaces a hash map.
         let mut list = std::mem::take(&mut scratch.tokens);
-        list.clear();
         for h in hits {
             let entry = &self.words.entries[h.entry];
             let roles = entry.roles;
@@ -807,7 +805,6 @@ impl Scanner {
             text.len(),
         );
         let mut starts = std::mem::take(&mut scratch.token_starts);
-        starts.clear();
         starts.extend(tokens.list.iter().map(|t| t.0));
         let mut last_end = 0;
         let mut produced = Produced::new(

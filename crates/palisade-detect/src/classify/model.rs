@@ -404,8 +404,7 @@ fn score_one_window(
             for m in &feats.words {
                 sum += head.weights.get(m.index as usize).copied().unwrap_or(0.0);
             }
-            let total: f32 = std::iter::once(sum).sum();
-            vec![finish(head, total / n.sqrt(), hits, s, e)]
+            vec![finish(head, sum / n.sqrt(), hits, s, e)]
         })
         .collect()
 }
