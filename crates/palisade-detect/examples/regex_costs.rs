@@ -6,8 +6,8 @@
 //! start and end, as the scanner does, one thread; the first line also gives
 //! the pass that only takes the ends (what `find_iter().count()` does, and
 //! what this example reported before the ninth session). Also the floor of
-//! any lazy-DFA pass (two trivial patterns), the bare DFA walk, one chain
-//! and two interleaved, and how much the lazy DFAs grow in one pass, with
+//! any lazy-DFA pass (two trivial patterns), the bare DFA walk as one chain
+//! and as two or three interleaved, and how much the lazy DFAs grow in one pass, with
 //! the patterns that growth is most for.
 //!
 //! `cargo run --release -p palisade-detect --example regex_costs`
@@ -21,7 +21,7 @@ use palisade_detect::classify::model::compiled_pattern;
 use palisade_detect::decode::{Work, prepare};
 use palisade_detect::engine::build_regex;
 use palisade_detect::{pii, secrets};
-use regex_automata::hybrid::{self, dfa};
+use regex_automata::hybrid::{self, LazyStateID, dfa};
 use regex_automata::meta::{self, Regex};
 use regex_automata::{Input, MatchKind, util::syntax};
 
@@ -73,61 +73,116 @@ fn grown(re: &Regex, t: &str) -> usize {
     cache.memory_usage() - empty
 }
 
-/// One DFA walk over `t`, counting match states, restarting
-/// after a dead state: the transitions alone, with no search bookkeeping.
+/// One step of a bare walk. `next_state_untagged` answers "unknown" for a
+/// transition the lazy DFA has not computed yet; the step then computes it
+/// from the same state. (Until the twelfth session these walks fed the
+/// unknown state itself to the next step, so they measured a walk through
+/// the wrong states, and two chains seemed to gain nothing.)
+#[inline(always)]
+fn step(d: &dfa::DFA, c: &mut dfa::Cache, sid: LazyStateID, byte: u8) -> LazyStateID {
+    let next = if sid.is_tagged() {
+        d.next_state(c, sid, byte).unwrap()
+    } else {
+        d.next_state_untagged(c, sid, byte)
+    };
+    if next.is_unknown() {
+        d.next_state(c, sid, byte).unwrap()
+    } else {
+        next
+    }
+}
+
+/// After a step to `sid` at byte `i` of `t`: counts a match state, and
+/// starts over after a dead state.
+#[inline(always)]
+fn settle(d: &dfa::DFA, c: &mut dfa::Cache, t: &[u8], i: usize, sid: &mut LazyStateID) -> usize {
+    if !sid.is_tagged() {
+        return 0;
+    }
+    if sid.is_dead() {
+        *sid = d
+            .start_state_forward(c, &Input::new(t).range(i + 1..))
+            .unwrap();
+    }
+    usize::from(sid.is_match())
+}
+
+/// One DFA walk over `t`, counting match states, restarting after a dead
+/// state: the transitions alone, with no search bookkeeping.
 fn walk(d: &dfa::DFA, c: &mut dfa::Cache, t: &[u8]) -> usize {
     let mut sid = d.start_state_forward(c, &Input::new(t)).unwrap();
     let mut matches = 0;
     for (i, &b) in t.iter().enumerate() {
-        sid = if sid.is_tagged() {
-            d.next_state(c, sid, b).unwrap()
-        } else {
-            d.next_state_untagged(c, sid, b)
-        };
-        matches += usize::from(sid.is_match());
-        if sid.is_dead() {
-            sid = d
-                .start_state_forward(c, &Input::new(t).range(i + 1..))
-                .unwrap();
-        }
+        sid = step(d, c, sid, b);
+        matches += settle(d, c, t, i, &mut sid);
     }
     matches
 }
 
 /// The same walk over the two halves of `t` stepped together, so the two
-/// dependent chains of table loads can overlap.
+/// dependent chains of table loads overlap.
 fn walk_two(d: &dfa::DFA, c: &mut dfa::Cache, t: &[u8]) -> usize {
-    let mid = t.len() / 2;
+    let half = t.len() / 2;
+    let (x, y) = (&t[..half], &t[half..2 * half]);
     let mut a = d.start_state_forward(c, &Input::new(t)).unwrap();
     let mut b = d
-        .start_state_forward(c, &Input::new(t).range(mid..))
+        .start_state_forward(c, &Input::new(t).range(half..))
         .unwrap();
     let mut matches = 0;
-    for i in 0..mid {
-        let (x, y) = (t[i], t[mid + i]);
+    for i in 0..half {
         if !a.is_tagged() && !b.is_tagged() {
-            a = d.next_state_untagged(c, a, x);
-            b = d.next_state_untagged(c, b, y);
-            continue;
+            let (na, nb) = (
+                d.next_state_untagged(c, a, x[i]),
+                d.next_state_untagged(c, b, y[i]),
+            );
+            if !na.is_tagged() && !nb.is_tagged() {
+                (a, b) = (na, nb);
+                continue;
+            }
         }
-        a = d.next_state(c, a, x).unwrap();
-        b = d.next_state(c, b, y).unwrap();
-        matches += usize::from(a.is_match()) + usize::from(b.is_match());
-        if a.is_dead() {
-            a = d
-                .start_state_forward(c, &Input::new(t).range(i + 1..))
-                .unwrap();
-        }
-        if b.is_dead() {
-            b = d
-                .start_state_forward(c, &Input::new(t).range(mid + i + 1..))
-                .unwrap();
-        }
+        a = step(d, c, a, x[i]);
+        b = step(d, c, b, y[i]);
+        matches += settle(d, c, t, i, &mut a) + settle(d, c, t, half + i, &mut b);
     }
     matches
 }
 
-/// Microseconds of the bare forward DFA walk over `t`, one chain and two.
+/// The same walk over three thirds of `t` stepped together.
+fn walk_three(d: &dfa::DFA, c: &mut dfa::Cache, t: &[u8]) -> usize {
+    let third = t.len() / 3;
+    let (x, y, z) = (&t[..third], &t[third..2 * third], &t[2 * third..3 * third]);
+    let mut a = d.start_state_forward(c, &Input::new(t)).unwrap();
+    let mut b = d
+        .start_state_forward(c, &Input::new(t).range(third..))
+        .unwrap();
+    let mut e = d
+        .start_state_forward(c, &Input::new(t).range(2 * third..))
+        .unwrap();
+    let mut matches = 0;
+    for i in 0..third {
+        if !a.is_tagged() && !b.is_tagged() && !e.is_tagged() {
+            let (na, nb, ne) = (
+                d.next_state_untagged(c, a, x[i]),
+                d.next_state_untagged(c, b, y[i]),
+                d.next_state_untagged(c, e, z[i]),
+            );
+            if !na.is_tagged() && !nb.is_tagged() && !ne.is_tagged() {
+                (a, b, e) = (na, nb, ne);
+                continue;
+            }
+        }
+        a = step(d, c, a, x[i]);
+        b = step(d, c, b, y[i]);
+        e = step(d, c, e, z[i]);
+        matches += settle(d, c, t, i, &mut a)
+            + settle(d, c, t, third + i, &mut b)
+            + settle(d, c, t, 2 * third + i, &mut e);
+    }
+    matches
+}
+
+/// Microseconds of the bare forward DFA walk over `t`: one chain, two
+/// and three.
 fn dfa_walks(patterns: &[&str], t: &str) {
     let re = hybrid::regex::Builder::new()
         .syntax(syntax::Config::new().unicode(false).utf8(false))
@@ -153,8 +208,10 @@ fn dfa_walks(patterns: &[&str], t: &str) {
     };
     let one = time(&mut || walk(d, &mut c, black_box(t)));
     let two = time(&mut || walk_two(d, &mut c, black_box(t)));
+    let three = time(&mut || walk_three(d, &mut c, black_box(t)));
     println!(
-        "  bare DFA walk, no search bookkeeping: {one:.1} us, two interleaved halves: {two:.1} us"
+        "  bare DFA walk, no search bookkeeping: {one:.1} us; \
+         two interleaved halves: {two:.1} us; three thirds: {three:.1} us"
     );
 }
 

@@ -30,12 +30,13 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use regex_automata::meta::{self, Regex};
 use regex_automata::util::pool::Pool;
 use regex_automata::util::syntax;
-use regex_automata::{Anchored, Input, MatchKind, PatternID};
+use regex_automata::{Anchored, Input, Match, MatchKind, PatternID};
 
 use crate::context::{KEYWORDS, group};
 use crate::finding::{Finding, Kind, resolve_overlaps};
 use crate::lexicon::{LexHit, Lexicon, LexiconBuilder};
 use crate::names::{self, NameModel, NameRole};
+use crate::paired::{PatternSearch, SearchCache, split_point};
 use crate::pii::{self, Check, GATED_RULES, Lead, PII_RULES, Rule};
 use crate::reason::Reasons;
 use crate::secrets;
@@ -138,7 +139,7 @@ struct Verdict {
 pub struct Scanner {
     config: Config,
     rules: Vec<Rule>,
-    regex: Option<Arc<Regex>>,
+    search: Option<Arc<PatternSearch>>,
     gated: Vec<(Rule, u32, Arc<Regex>)>,
     words: Arc<WordTable>,
     address_tail: Arc<Regex>,
@@ -161,7 +162,7 @@ pub struct Scanner {
 
 /// The search caches of one scan, one per regex of the scanner.
 struct Caches {
-    main: Option<meta::Cache>,
+    main: Option<SearchCache>,
     gated: Vec<meta::Cache>,
     address_tail: meta::Cache,
     hk_segment: meta::Cache,
@@ -185,6 +186,9 @@ struct Scratch {
     taken: Vec<u64>,
     produced: Vec<Finding>,
     parts: Vec<u8>,
+    /// Findings of the pattern search's second chain, until the first
+    /// chain takes them ([`PatternSearch::run`]).
+    spare: Vec<Finding>,
 }
 
 impl Scratch {
@@ -212,6 +216,7 @@ impl Scratch {
         cap(&mut self.taken);
         cap(&mut self.produced);
         cap(&mut self.parts);
+        cap(&mut self.spare);
     }
 }
 
@@ -323,15 +328,21 @@ fn build_word_table(person: bool) -> WordTable {
     }
 }
 
-/// The process-wide compiled regex for `patterns`, built on first use.
-/// A gateway builds one scanner per policy stage and route, nearly always
-/// over the same pattern set: sharing the automaton (and so its lazy-DFA
-/// cache, about 1 MB once warm) keeps one copy in the CPU caches instead of
-/// one per stage, and compiles it once (BENCHMARKS.md, fifth session).
-fn shared_regex(patterns: &[&'static str]) -> Result<Arc<Regex>, Error> {
-    type Compiled = HashMap<Vec<&'static str>, Arc<Regex>>;
-    static COMPILED: OnceLock<Mutex<Compiled>> = OnceLock::new();
-    let compiled = COMPILED.get_or_init(Mutex::default);
+/// Compiled automata by pattern set, one map per automaton type.
+type Compiled<T> = OnceLock<Mutex<HashMap<Vec<&'static str>, Arc<T>>>>;
+
+/// The process-wide automaton for `patterns` from `compiled`, built with
+/// `build` on first use. A gateway builds one scanner per policy stage and
+/// route, nearly always over the same pattern set: sharing the automaton
+/// (and so its lazy-DFA cache, about 1 MB once warm) keeps one copy in the
+/// CPU caches instead of one per stage, and compiles it once
+/// (BENCHMARKS.md, fifth session).
+fn shared<T>(
+    compiled: &'static Compiled<T>,
+    patterns: &[&'static str],
+    build: impl FnOnce(&[&'static str]) -> Result<T, Error>,
+) -> Result<Arc<T>, Error> {
+    let compiled = compiled.get_or_init(Mutex::default);
     // A panic while the lock was held cannot leave a half-built entry (an
     // entry is inserted whole), so a poisoned map is still sound.
     let known = compiled
@@ -339,14 +350,26 @@ fn shared_regex(patterns: &[&'static str]) -> Result<Arc<Regex>, Error> {
         .unwrap_or_else(PoisonError::into_inner)
         .get(patterns)
         .cloned();
-    if let Some(re) = known {
-        return Ok(re);
+    if let Some(known) = known {
+        return Ok(known);
     }
     // Compiled outside the lock: it takes milliseconds. Two threads racing
     // here both compile; the first to insert wins and both share it.
-    let re = Arc::new(build_regex(patterns)?);
+    let built = Arc::new(build(patterns)?);
     let mut map = compiled.lock().unwrap_or_else(PoisonError::into_inner);
-    Ok(map.entry(patterns.to_vec()).or_insert(re).clone())
+    Ok(map.entry(patterns.to_vec()).or_insert(built).clone())
+}
+
+/// The process-wide meta regex for `patterns` (gated rules, address tails).
+fn shared_regex(patterns: &[&'static str]) -> Result<Arc<Regex>, Error> {
+    static COMPILED: Compiled<Regex> = OnceLock::new();
+    shared(&COMPILED, patterns, build_regex)
+}
+
+/// The process-wide search over the scanner's whole pattern set.
+fn shared_search(patterns: &[&'static str]) -> Result<Arc<PatternSearch>, Error> {
+    static COMPILED: Compiled<PatternSearch> = OnceLock::new();
+    shared(&COMPILED, patterns, PatternSearch::new)
 }
 
 fn max_len(pattern: &str) -> usize {
@@ -406,10 +429,10 @@ impl Scanner {
             rules.push(*r);
         }
         let patterns: Vec<&'static str> = rules.iter().map(|r| r.pattern).collect();
-        let regex = if patterns.is_empty() {
+        let search = if patterns.is_empty() {
             None
         } else {
-            Some(shared_regex(&patterns)?)
+            Some(shared_search(&patterns)?)
         };
         let mut gated = Vec::new();
         for (rule, groups) in GATED_RULES {
@@ -437,7 +460,7 @@ impl Scanner {
             config.enabled(Kind::Toxicity),
         )?;
         let caches = {
-            let main = regex.clone();
+            let main = search.clone();
             let gated: Vec<Arc<Regex>> = gated.iter().map(|g| g.2.clone()).collect();
             let (address_tail, hk_segment) = (address_tail.clone(), hk_segment.clone());
             let make: CacheMaker = Box::new(move || Caches {
@@ -455,7 +478,7 @@ impl Scanner {
             name_reasons: Reasons::default(),
             config,
             rules,
-            regex,
+            search,
             gated,
             words,
             address_tail,
@@ -547,54 +570,60 @@ impl Scanner {
 
     fn scan_core(&self, text: &str, caches: &mut Caches) -> Vec<Finding> {
         let mut scratch = std::mem::take(&mut caches.scratch);
-        let out = self.scan_with(text, caches, &mut scratch);
+        let out = self.scan_with(text, caches, &mut scratch, split_point(text));
         scratch.trim();
+        if let Some(main) = caches.main.as_mut() {
+            main.trim(Scratch::KEEP_BYTES);
+        }
         caches.scratch = scratch;
         out
     }
 
-    fn scan_with(&self, text: &str, caches: &mut Caches, scratch: &mut Scratch) -> Vec<Finding> {
+    fn scan_with(
+        &self,
+        text: &str,
+        caches: &mut Caches,
+        scratch: &mut Scratch,
+        split: usize,
+    ) -> Vec<Finding> {
         let bytes = text.as_bytes();
         self.keyword_hits(text, scratch);
         let hits = std::mem::take(&mut scratch.hits);
         let caps = std::mem::take(&mut scratch.caps);
         let mut out: Vec<Finding> = Vec::with_capacity(16);
 
-        if let (Some(re), Some(cache)) = (&self.regex, caches.main.as_mut()) {
-            let mut at = 0;
-            while at < text.len() {
-                let input = Input::new(text).range(at..);
-                let Some(m) = re.search_with(cache, &input) else {
-                    break;
-                };
+        if let (Some(search), Some(cache)) = (&self.search, caches.main.as_mut()) {
+            let mut spare = std::mem::take(&mut scratch.spare);
+            let on_match = |cache: &mut SearchCache, m: Match, out: &mut Vec<Finding>| {
                 let pid = m.pattern().as_usize();
                 let (s, e) = (m.start(), m.end());
                 if let Some(v) = self.validate(pid, text, s, e) {
-                    at = v.end.max(e).max(s + 1);
+                    let next = v.end.max(e).max(s + 1);
                     out.push(self.finding(pid, v, text, &hits));
-                    continue;
+                    return next;
                 }
-                let mut matched = false;
-                let first = bytes[s];
+                // A later rule may match here where the first one's
+                // validator refused (a card-like run that is a phone).
+                let Some(&first) = bytes.get(s) else {
+                    return next_boundary(text, s);
+                };
                 for q in pid + 1..self.rules.len() {
                     if !self.rules[q].lead.admits(first) {
                         continue;
                     }
                     let Ok(qid) = PatternID::new(q) else { continue };
-                    let input = Input::new(text).range(s..).anchored(Anchored::Pattern(qid));
-                    if let Some(m2) = re.search_with(cache, &input)
+                    if let Some(m2) = search.anchored(cache, text, s, qid)
                         && let Some(v) = self.validate(q, text, m2.start(), m2.end())
                     {
-                        at = v.end.max(m2.end()).max(s + 1);
+                        let next = v.end.max(m2.end()).max(s + 1);
                         out.push(self.finding(q, v, text, &hits));
-                        matched = true;
-                        break;
+                        return next;
                     }
                 }
-                if !matched {
-                    at = next_boundary(text, s);
-                }
-            }
+                next_boundary(text, s)
+            };
+            search.run(cache, text, split, &mut out, &mut spare, on_match);
+            scratch.spare = spare;
         }
 
         self.gated_pass(text, &hits, &mut out, &mut caches.gated);
@@ -2198,7 +2227,7 @@ mod tests {
         let all = Scanner::new(Config::default()).unwrap();
         let again = Scanner::new(Config::default()).unwrap();
         let emails = Scanner::new(Config::only([Kind::Email])).unwrap();
-        let (Some(a), Some(b), Some(e)) = (&all.regex, &again.regex, &emails.regex) else {
+        let (Some(a), Some(b), Some(e)) = (&all.search, &again.search, &emails.search) else {
             panic!("every one of these scanners has pattern rules")
         };
         assert!(Arc::ptr_eq(a, b));
@@ -2315,6 +2344,54 @@ mod tests {
         assert!(matches_without_digits(r"\b[0-9]{2}\b|[a-z]+@"));
         assert!(matches_without_digits(r"(?:[0-9]{4}|x)\b"));
         assert!(!matches_without_digits(r"[a-z]{0,5}[0-9]"));
+    }
+
+    /// Pattern findings of `text` with the pattern search's second chain
+    /// starting at `split` (0: one chain).
+    fn split_scan(scanner: &Scanner, text: &str, split: usize) -> Vec<Finding> {
+        let mut caches = scanner.caches.get();
+        let mut scratch = std::mem::take(&mut caches.scratch);
+        let out = scanner.scan_with(text, &mut caches, &mut scratch, split);
+        scratch.trim();
+        caches.scratch = scratch;
+        out
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, ..Default::default() })]
+
+        /// Where the pattern search splits the text changes no finding,
+        /// validated or refused (the refused card-like runs and bare
+        /// numbers make the search restart inside a candidate).
+        #[test]
+        fn the_search_split_changes_no_finding(
+            parts in proptest::collection::vec(0usize..16, 0..60),
+            fraction in 0.0f64..1.0,
+        ) {
+            const PARTS: &[&str] = &[
+                "Contact Chan Tai Man at chan.taiman@example.com.hk or +852 9123 4567. ",
+                "My card is 4111 1111 1111 1111 and my HKID is A123456(3). ",
+                "Not a card: 4111 1111 1111 1112, not an id: A123456(4). ",
+                "請致電 9876 5432 聯絡陳先生。",
+                "身份证号码 11010519491231002X，手机 13812345678。",
+                "export GITHUB_TOKEN=ghp_R8mK2pQ9xL4vN7wT1yH6jB3cF5gD0sA2eZ8u\n",
+                "Wire it to GB82 WEST 1234 5698 7654 32 by Friday. ",
+                "The server at 10.20.30.40 rejected the login from Sarah Johnson. ",
+                "Ship to Flat B, 8/F, Harbour View Building, 25 Des Voeux Road, Central. ",
+                "The quarterly report shows revenue grew in every region. ",
+                "order 1234567890123 ref 000-00-0000 ",
+                "password = \"hunter2hunter2\" ",
+                "aaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                "9",
+                " ",
+                "é",
+            ];
+            static SCANNER: OnceLock<Scanner> = OnceLock::new();
+            let scanner = SCANNER.get_or_init(|| Scanner::new(Config::default()).unwrap());
+            let text: String = parts.iter().map(|&i| PARTS[i]).collect();
+            let split = (text.len() as f64 * fraction) as usize;
+            proptest::prop_assert_eq!(split_scan(scanner, &text, split), split_scan(scanner, &text, 0));
+        }
     }
 
     #[test]

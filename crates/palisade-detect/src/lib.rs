@@ -30,6 +30,7 @@ mod lexicon;
 pub mod names;
 pub mod normalize;
 pub mod operators;
+mod paired;
 pub mod pii;
 mod reason;
 pub mod secrets;

@@ -1,0 +1,857 @@
+//! The scanner's pass over its whole pattern set: the leftmost-first matches
+//! of a sequence of searches, each starting where the caller says (after a
+//! finding, or one byte past a candidate its validator refused).
+//!
+//! One lazy-DFA step is a table load whose address depends on the load
+//! before it, so a single walk runs at the latency of the CPU's first-level
+//! cache, not at its throughput. A text of [`SPLIT_MIN`] bytes or more is
+//! therefore walked as two chains of searches stepped together: chain A
+//! from the start, chain B from the middle. Stepping them together overlaps
+//! their loads; on the benchmark text the bare walk took 40 % less time
+//! (BENCHMARKS.md, twelfth session).
+//!
+//! Chain B is a guess: it assumes a search starts at the middle. Chain A
+//! therefore goes on past the middle until it provably agrees with chain B,
+//! and only then takes chain B's results. The proof is exact: B records its
+//! DFA state before the bytes it passes. When A, with no match seen yet in its
+//! current search, is in the state B was in at the same position, with no
+//! match seen in B's search either, the same deterministic automaton reads
+//! the same bytes from there, so A's search ends where B's ended, with the
+//! same pattern. (B records its state every 16 bytes, so A joins at one
+//! of those positions.) A's search may have started earlier, so A finds its own
+//! match start with the reverse automaton, and takes B's results from that
+//! search on only if the start is B's too. Otherwise A goes on by itself.
+//!
+//! A state recorded by B is an index into the lazy DFA's cache, which is
+//! cleared when it fills up; after a clear, no recorded state is trusted and
+//! chain A finishes the text alone.
+
+use regex_automata::hybrid::{LazyStateID, dfa, regex};
+use regex_automata::nfa::thompson::{self, WhichCaptures, pikevm};
+use regex_automata::util::syntax;
+use regex_automata::{Anchored, Input, Match, MatchError, MatchKind, PatternID};
+
+use crate::Error;
+
+/// Texts shorter than this are searched as one chain: the second chain's
+/// start and its records cost more than they save.
+pub(crate) const SPLIT_MIN: usize = 512;
+
+/// Where chain B starts in `text`: the first character boundary at or after
+/// the middle, or 0 (one chain) for a text shorter than [`SPLIT_MIN`].
+pub(crate) fn split_point(text: &str) -> usize {
+    if text.len() < SPLIT_MIN {
+        return 0;
+    }
+    let mut mid = text.len() / 2;
+    while !text.is_char_boundary(mid) {
+        mid += 1;
+    }
+    mid
+}
+
+/// The compiled pattern set: a forward and a reverse lazy DFA, and the
+/// NFA simulation that finishes a scan if a lazy DFA ever refuses to go on.
+#[derive(Debug)]
+pub(crate) struct PatternSearch {
+    re: regex::Regex,
+    fallback: pikevm::PikeVM,
+}
+
+/// What one thread needs to search with a [`PatternSearch`]: the lazy DFAs'
+/// caches, chain B's records, and the fallback's cache (made on first use).
+#[derive(Debug)]
+pub(crate) struct SearchCache {
+    re: regex::Cache,
+    marks: Vec<Mark>,
+    searches: Vec<Searched>,
+    fallback: Option<pikevm::Cache>,
+}
+
+/// Chain B's state before one byte, and which of its searches was running
+/// then; [`NO_SEARCH`] when that search had already seen a match (its end
+/// still depends on what comes later, so A cannot join it there).
+#[derive(Clone, Copy, Debug)]
+struct Mark {
+    sid: LazyStateID,
+    search: u32,
+}
+
+const NO_SEARCH: u32 = u32::MAX;
+
+/// How far past the split chain B records its states. Chain A joins B
+/// within a few words of the split on ordinary text; past this window it
+/// finishes alone.
+const MARK_WINDOW: usize = 8 * 1024;
+
+/// Chain B records its state every this many bytes from the split, not at
+/// every byte: a store in the two-chain loop cost more than chain A's
+/// later join (at most this many bytes later) does.
+const MARK_STRIDE: usize = 16;
+
+/// One of chain B's searches: what it found, and how many results chain B
+/// had produced before it.
+#[derive(Clone, Copy, Debug)]
+struct Searched {
+    found: Option<Match>,
+    produced: usize,
+}
+
+/// A search in progress: where it started, the next byte to read, the
+/// state before that byte, and the last match end seen.
+#[derive(Clone, Copy, Debug)]
+struct Chain {
+    at: usize,
+    pos: usize,
+    sid: LazyStateID,
+    seen: Option<(usize, PatternID)>,
+}
+
+/// What reading one more byte (or the end of the text) did to a search.
+enum Step {
+    Reading,
+    Ended(Option<(usize, PatternID)>),
+}
+
+/// How a scan of chain A ends when it stops early.
+enum Stop {
+    /// Chain A reached the end alone.
+    Done,
+    /// Chain A joined chain B and took its results.
+    Joined,
+    /// A lazy DFA refused (it cannot with this crate's settings): the NFA
+    /// simulation goes on from this search start.
+    Fallback(usize),
+}
+
+impl SearchCache {
+    /// Empties chain B's list of searches, and frees it past `keep_bytes`
+    /// of capacity (a long text can hold thousands of searches; the state
+    /// records are bounded by [`MARK_WINDOW`] anyway).
+    pub(crate) fn trim(&mut self, keep_bytes: usize) {
+        self.searches.clear();
+        if self
+            .searches
+            .capacity()
+            .saturating_mul(std::mem::size_of::<Searched>())
+            > keep_bytes
+        {
+            self.searches = Vec::new();
+        }
+    }
+}
+
+impl PatternSearch {
+    /// Compiles `patterns` as one leftmost-first set over bytes (not UTF-8:
+    /// a match may start anywhere, as the scanner's validators expect).
+    pub(crate) fn new(patterns: &[&str]) -> Result<PatternSearch, Error> {
+        PatternSearch::with_cache_capacity(patterns, 8 << 20)
+    }
+
+    /// [`PatternSearch::new`] with a lazy-DFA cache of `bytes` per automaton
+    /// (tests use a small one to make the cache clear during a scan).
+    fn with_cache_capacity(patterns: &[&str], bytes: usize) -> Result<PatternSearch, Error> {
+        let syntax = syntax::Config::new().unicode(false).utf8(false);
+        let nfa = thompson::Config::new()
+            .utf8(false)
+            .nfa_size_limit(Some(256 << 20))
+            .which_captures(WhichCaptures::Implicit);
+        let build = |e: thompson::BuildError| Error::Build(e.to_string());
+        // The forward NFA keeps the implicit groups the fallback reports
+        // matches with; the lazy DFA does not mind them.
+        let forward_nfa = thompson::Compiler::new()
+            .syntax(syntax)
+            .configure(nfa.clone())
+            .build_many(patterns)
+            .map_err(build)?;
+        let reverse_nfa = thompson::Compiler::new()
+            .syntax(syntax)
+            .configure(nfa.which_captures(WhichCaptures::None).reverse(true))
+            .build_many(patterns)
+            .map_err(build)?;
+        // No quit bytes and no give-up threshold: the lazy DFA clears its
+        // cache when full and never refuses. The fallback is for safety.
+        let lazy = dfa::Config::new()
+            .match_kind(MatchKind::LeftmostFirst)
+            .starts_for_each_pattern(true)
+            .cache_capacity(bytes);
+        let dfa_error = |e: regex_automata::hybrid::BuildError| Error::Build(e.to_string());
+        let forward = dfa::Builder::new()
+            .configure(lazy.clone())
+            .build_from_nfa(forward_nfa.clone())
+            .map_err(dfa_error)?;
+        // As the library's own regex builds its reverse automaton: every
+        // match, so the search from a match end finds the leftmost start.
+        let reverse = dfa::Builder::new()
+            .configure(
+                lazy.starts_for_each_pattern(false)
+                    .specialize_start_states(false)
+                    .match_kind(MatchKind::All),
+            )
+            .build_from_nfa(reverse_nfa)
+            .map_err(dfa_error)?;
+        let re = regex::Builder::new().build_from_dfas(forward, reverse);
+        let fallback = pikevm::PikeVM::new_from_nfa(forward_nfa).map_err(build)?;
+        Ok(PatternSearch { re, fallback })
+    }
+
+    /// A fresh cache for one thread.
+    pub(crate) fn create_cache(&self) -> SearchCache {
+        SearchCache {
+            re: self.re.create_cache(),
+            marks: Vec::new(),
+            searches: Vec::new(),
+            fallback: None,
+        }
+    }
+
+    /// The match of pattern `pid` that starts exactly at `from`, if any.
+    pub(crate) fn anchored(
+        &self,
+        cache: &mut SearchCache,
+        text: &str,
+        from: usize,
+        pid: PatternID,
+    ) -> Option<Match> {
+        let input = Input::new(text)
+            .range(from..)
+            .anchored(Anchored::Pattern(pid));
+        match self.re.try_search(&mut cache.re, &input) {
+            Ok(m) => m,
+            Err(_) => {
+                let vm = cache
+                    .fallback
+                    .get_or_insert_with(|| self.fallback.create_cache());
+                self.fallback.find(vm, input)
+            }
+        }
+    }
+
+    /// Runs the chain of searches over `text`: each match goes to `on_match`,
+    /// which pushes what it makes of the match into the list it is given and
+    /// returns where the next search starts. The chain ends when a search
+    /// finds nothing or the next start is at or past the end.
+    ///
+    /// `split` is where chain B starts (0: one chain); [`split_point`] is the
+    /// scanner's choice, and tests try others. `spare` holds chain B's
+    /// results until chain A joins it; it is left empty.
+    ///
+    /// `on_match` must depend only on the match and the text (it may search
+    /// with [`PatternSearch::anchored`]): chain B's results are taken as
+    /// chain A's once the two agree on a match.
+    ///
+    /// Returns whether chain A joined chain B (for tests: the two-chain walk
+    /// is what makes the pass fast, and it must not quietly stop happening).
+    pub(crate) fn run<T>(
+        &self,
+        cache: &mut SearchCache,
+        text: &str,
+        split: usize,
+        out: &mut Vec<T>,
+        spare: &mut Vec<T>,
+        mut on_match: impl FnMut(&mut SearchCache, Match, &mut Vec<T>) -> usize,
+    ) -> bool {
+        spare.clear();
+        let stop = if split == 0 || split >= text.len() {
+            self.one_chain(cache, text, 0, out, &mut on_match)
+        } else {
+            self.walk_two(cache, text, split, out, spare, &mut on_match)
+                .unwrap_or_else(|stop| stop)
+        };
+        if let Stop::Fallback(at) = stop {
+            self.fallback_chain(cache, text, at, out, &mut on_match);
+        }
+        spare.clear();
+        matches!(stop, Stop::Joined)
+    }
+
+    /// Chain A alone from `at`, with the library's own (unrolled) search.
+    fn one_chain<T>(
+        &self,
+        cache: &mut SearchCache,
+        text: &str,
+        mut at: usize,
+        out: &mut Vec<T>,
+        on_match: &mut impl FnMut(&mut SearchCache, Match, &mut Vec<T>) -> usize,
+    ) -> Stop {
+        while at < text.len() {
+            let input = Input::new(text).range(at..);
+            match self.re.try_search(&mut cache.re, &input) {
+                Ok(Some(m)) => at = on_match(cache, m, out),
+                Ok(None) => break,
+                Err(_) => return Stop::Fallback(at),
+            }
+        }
+        Stop::Done
+    }
+
+    /// The NFA simulation from `at` to the end, for the case the lazy DFA
+    /// refuses (slow, exact).
+    fn fallback_chain<T>(
+        &self,
+        cache: &mut SearchCache,
+        text: &str,
+        mut at: usize,
+        out: &mut Vec<T>,
+        on_match: &mut impl FnMut(&mut SearchCache, Match, &mut Vec<T>) -> usize,
+    ) {
+        while at < text.len() {
+            let input = Input::new(text).range(at..);
+            let vm = cache
+                .fallback
+                .get_or_insert_with(|| self.fallback.create_cache());
+            let Some(m) = self.fallback.find(vm, input) else {
+                break;
+            };
+            at = on_match(cache, m, out);
+        }
+    }
+
+    fn start(&self, cache: &mut SearchCache, text: &str, at: usize) -> Result<Chain, MatchError> {
+        let input = Input::new(text).range(at..);
+        let sid = self
+            .re
+            .forward()
+            .start_state_forward(cache.re.as_parts_mut().0, &input)?;
+        Ok(Chain {
+            at,
+            pos: at,
+            sid,
+            seen: None,
+        })
+    }
+
+    /// Reads one byte, or the end of the text, with everything the fast
+    /// loops leave out: computing a missing transition, match and dead
+    /// states. Mirrors the library's forward search, including the one-byte
+    /// delay of match states.
+    fn step(
+        &self,
+        cache: &mut SearchCache,
+        text: &[u8],
+        c: &mut Chain,
+    ) -> Result<Step, MatchError> {
+        let fwd = self.re.forward();
+        let fc = cache.re.as_parts_mut().0;
+        let Some(&byte) = text.get(c.pos) else {
+            let sid = fwd
+                .next_eoi_state(fc, c.sid)
+                .map_err(|_| MatchError::gave_up(c.pos))?;
+            if sid.is_match() {
+                c.seen = Some((c.pos, fwd.match_pattern(fc, sid, 0)));
+            }
+            return Ok(Step::Ended(c.seen));
+        };
+        let sid = fwd
+            .next_state(fc, c.sid, byte)
+            .map_err(|_| MatchError::gave_up(c.pos))?;
+        c.sid = sid;
+        if sid.is_tagged() {
+            if sid.is_match() {
+                c.seen = Some((c.pos, fwd.match_pattern(fc, sid, 0)));
+            } else if sid.is_dead() {
+                return Ok(Step::Ended(c.seen));
+            } else if sid.is_quit() {
+                return Err(MatchError::quit(byte, c.pos));
+            }
+        }
+        c.pos += 1;
+        Ok(Step::Reading)
+    }
+
+    /// The whole match of a search from `at` that ended at `end` with
+    /// pattern `pid`: the start comes from the reverse automaton.
+    fn whole(
+        &self,
+        cache: &mut SearchCache,
+        text: &str,
+        at: usize,
+        (end, pid): (usize, PatternID),
+    ) -> Result<Match, MatchError> {
+        if end == at {
+            return Ok(Match::new(pid, end..end));
+        }
+        let input = Input::new(text).span(at..end).anchored(Anchored::Yes);
+        let rc = cache.re.as_parts_mut().1;
+        match self.re.reverse().try_search_rev(rc, &input)? {
+            Some(start) => Ok(Match::new(pid, start.offset()..end)),
+            // The reverse automaton matches wherever the forward one did.
+            None => Err(MatchError::gave_up(end)),
+        }
+    }
+
+    fn clears(cache: &mut SearchCache) -> usize {
+        cache.re.as_parts_mut().0.clear_count()
+    }
+
+    /// Starts chain `c`'s next search at `next`; `Err(Done)` at the end.
+    fn restart(
+        &self,
+        cache: &mut SearchCache,
+        text: &str,
+        c: &mut Chain,
+        next: usize,
+    ) -> Result<(), Stop> {
+        if next >= text.len() {
+            return Err(Stop::Done);
+        }
+        *c = self
+            .start(cache, text, next)
+            .map_err(|_| Stop::Fallback(next))?;
+        Ok(())
+    }
+
+    /// One careful step of chain A: when its search ends, the match goes to
+    /// `on_match` and the next search starts. `Err` ends the run.
+    fn step_a<T>(
+        &self,
+        cache: &mut SearchCache,
+        text: &str,
+        a: &mut Chain,
+        out: &mut Vec<T>,
+        on_match: &mut impl FnMut(&mut SearchCache, Match, &mut Vec<T>) -> usize,
+    ) -> Result<(), Stop> {
+        match self.step(cache, text.as_bytes(), a) {
+            Ok(Step::Reading) => Ok(()),
+            Ok(Step::Ended(None)) => Err(Stop::Done),
+            Ok(Step::Ended(Some(seen))) => {
+                let m = self
+                    .whole(cache, text, a.at, seen)
+                    .map_err(|_| Stop::Fallback(a.at))?;
+                let next = on_match(cache, m, out);
+                self.restart(cache, text, a, next)
+            }
+            Err(_) => Err(Stop::Fallback(a.at)),
+        }
+    }
+
+    /// Chains A and B (see the module's text); `Ok` when A joined B.
+    fn walk_two<T>(
+        &self,
+        cache: &mut SearchCache,
+        text: &str,
+        split: usize,
+        out: &mut Vec<T>,
+        spare: &mut Vec<T>,
+        on_match: &mut impl FnMut(&mut SearchCache, Match, &mut Vec<T>) -> usize,
+    ) -> Result<Stop, Stop> {
+        let bytes = text.as_bytes();
+        let n = bytes.len();
+        cache.searches.clear();
+        // Records at split, split + MARK_STRIDE, ... up to the window's end.
+        let slots = (MARK_WINDOW.min(n - split)) / MARK_STRIDE + 1;
+        if cache.marks.len() < slots {
+            let blank = Mark {
+                sid: LazyStateID::default(),
+                search: NO_SEARCH,
+            };
+            cache.marks.resize(slots, blank);
+        }
+        let window = (slots - 1) * MARK_STRIDE;
+        let mut a = self.start(cache, text, 0).map_err(|_| Stop::Fallback(0))?;
+        let mut b = self
+            .start(cache, text, split)
+            .map_err(|_| Stop::Fallback(0))?;
+        // Records 0..covered were written by this run.
+        let mut covered = 0usize;
+        let clears = Self::clears(cache);
+        let mut trusted = true;
+
+        // Both chains reading: step them together.
+        loop {
+            let rel = b.pos - split;
+            let mark = if b.seen.is_none() {
+                u32::try_from(cache.searches.len()).unwrap_or(NO_SEARCH)
+            } else {
+                NO_SEARCH
+            };
+            let mut room = (n - a.pos).min(n - b.pos);
+            if rel <= window {
+                if rel.is_multiple_of(MARK_STRIDE) {
+                    cache.marks[rel / MARK_STRIDE] = Mark {
+                        sid: b.sid,
+                        search: mark,
+                    };
+                    covered = covered.max(rel / MARK_STRIDE + 1);
+                }
+                // Stop at the next position chain B records.
+                room = room.min(MARK_STRIDE - rel % MARK_STRIDE);
+            }
+            let mut i = 0;
+            if !a.sid.is_tagged() && !b.sid.is_tagged() {
+                let fwd = self.re.forward();
+                let fc = cache.re.as_parts_mut().0;
+                let (ta, tb) = (&bytes[a.pos..a.pos + room], &bytes[b.pos..b.pos + room]);
+                for (&x, &y) in ta.iter().zip(tb) {
+                    let na = fwd.next_state_untagged(fc, a.sid, x);
+                    let nb = fwd.next_state_untagged(fc, b.sid, y);
+                    if na.is_tagged() || nb.is_tagged() {
+                        break;
+                    }
+                    a.sid = na;
+                    b.sid = nb;
+                    i += 1;
+                }
+                a.pos += i;
+                b.pos += i;
+                if i == room && room > 0 {
+                    continue;
+                }
+            }
+            // A state needs care (a transition to compute, a match, a
+            // dead end) or a chain is at the end: one careful step each,
+            // chain B first.
+            match self.step(cache, bytes, &mut b) {
+                Ok(Step::Reading) => {}
+                Ok(Step::Ended(seen)) => {
+                    let found = seen
+                        .map(|s| self.whole(cache, text, b.at, s))
+                        .transpose()
+                        .map_err(|_| Stop::Fallback(a.at))?;
+                    cache.searches.push(Searched {
+                        found,
+                        produced: spare.len(),
+                    });
+                    let next = found.map_or(n, |m| on_match(cache, m, spare));
+                    if next >= n {
+                        break;
+                    }
+                    // Records chain B will not pass are blanks.
+                    let to = (next - split).div_ceil(MARK_STRIDE).min(slots);
+                    if to > covered {
+                        let blank = Mark {
+                            sid: b.sid,
+                            search: NO_SEARCH,
+                        };
+                        cache.marks[covered..to].fill(blank);
+                        covered = to;
+                    }
+                    b = self
+                        .start(cache, text, next)
+                        .map_err(|_| Stop::Fallback(a.at))?;
+                }
+                Err(_) => return Err(Stop::Fallback(a.at)),
+            }
+            if Self::clears(cache) != clears {
+                // Chain A's state may name a state that is gone: it starts
+                // its current search again and goes on alone.
+                trusted = false;
+                let at = a.at;
+                self.restart(cache, text, &mut a, at)?;
+                break;
+            }
+            self.step_a(cache, text, &mut a, out, on_match)?;
+            if Self::clears(cache) != clears {
+                // Chain A's state survives a clear it caused; chain B's
+                // state and records may not.
+                trusted = false;
+                break;
+            }
+        }
+
+        // Chain A alone, joining chain B where their states agree.
+        loop {
+            let rel = a.pos.wrapping_sub(split);
+            if trusted
+                && a.seen.is_none()
+                && a.pos >= split
+                && rel.is_multiple_of(MARK_STRIDE)
+                && rel / MARK_STRIDE < covered
+            {
+                let mark = cache.marks[rel / MARK_STRIDE];
+                if mark.search != NO_SEARCH && mark.sid == a.sid {
+                    let j = mark.search as usize;
+                    let Some(next) = self.join(cache, text, &a, j, out, spare, on_match)? else {
+                        return Ok(Stop::Joined);
+                    };
+                    self.restart(cache, text, &mut a, next)?;
+                    if Self::clears(cache) != clears {
+                        trusted = false;
+                    }
+                    continue;
+                }
+            }
+            if !a.sid.is_tagged() && a.pos < n {
+                let next = self.re.forward().next_state_untagged(
+                    cache.re.as_parts_mut().0,
+                    a.sid,
+                    bytes[a.pos],
+                );
+                if !next.is_tagged() {
+                    a.sid = next;
+                    a.pos += 1;
+                    continue;
+                }
+            }
+            self.step_a(cache, text, &mut a, out, on_match)?;
+            if Self::clears(cache) != clears {
+                trusted = false;
+            }
+        }
+    }
+
+    /// Chain A, reading at a position where its state is chain B's in B's
+    /// search `j`, takes that search's end. If its match starts where B's
+    /// did, B's results from search `j` on are A's: they move to `out`, and
+    /// the result is `None` (done). Otherwise A handles its own match and
+    /// the result is where A's next search starts.
+    #[allow(clippy::too_many_arguments)]
+    fn join<T>(
+        &self,
+        cache: &mut SearchCache,
+        text: &str,
+        a: &Chain,
+        j: usize,
+        out: &mut Vec<T>,
+        spare: &mut Vec<T>,
+        on_match: &mut impl FnMut(&mut SearchCache, Match, &mut Vec<T>) -> usize,
+    ) -> Result<Option<usize>, Stop> {
+        let Some(&searched) = cache.searches.get(j) else {
+            return Err(Stop::Fallback(a.at));
+        };
+        let Some(theirs) = searched.found else {
+            out.extend(spare.drain(searched.produced..));
+            return Ok(None);
+        };
+        let ours = self
+            .whole(cache, text, a.at, (theirs.end(), theirs.pattern()))
+            .map_err(|_| Stop::Fallback(a.at))?;
+        if ours.start() == theirs.start() {
+            out.extend(spare.drain(searched.produced..));
+            return Ok(None);
+        }
+        Ok(Some(on_match(cache, ours, out)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{pii, secrets};
+    use proptest::prelude::*;
+
+    /// The scanner's own pattern set.
+    fn scanner_patterns() -> Vec<&'static str> {
+        secrets::FORMATS
+            .iter()
+            .map(|f| f.pattern)
+            .chain([secrets::GENERIC_PATTERN])
+            .chain(pii::PII_RULES.iter().map(|r| r.pattern))
+            .collect()
+    }
+
+    /// Patterns whose matches overlap a split in awkward ways: a run that
+    /// can start anywhere inside itself, an optional prefix, a word-bounded
+    /// number, a pattern that needs a look at the byte before it.
+    const AWKWARD: &[&str] = &[
+        r"a+b",
+        r"x*yz",
+        r"\b[0-9]{3,}\b",
+        r"(?:ab)*c",
+        r"\bfoo",
+        r"=[a-z]{4}",
+    ];
+
+    /// What the caller does with a match: whether it keeps it, and where the
+    /// next search starts.
+    type Rule = fn(&Match) -> (bool, usize);
+
+    /// Keeps every match; the next search starts at its end.
+    fn keep_all(m: &Match) -> (bool, usize) {
+        (true, m.end().max(m.start() + 1))
+    }
+
+    /// Refuses matches at even starts (the next search starts one byte
+    /// later, inside the refused match).
+    fn keep_odd_starts(m: &Match) -> (bool, usize) {
+        if m.start() % 2 == 1 {
+            keep_all(m)
+        } else {
+            (false, m.start() + 1)
+        }
+    }
+
+    /// Keeps every match, but after some the next search starts well past
+    /// the end (as after a validator that extends a finding).
+    fn skip_ahead(m: &Match) -> (bool, usize) {
+        let jump = if m.start().is_multiple_of(3) { 37 } else { 0 };
+        (true, m.end().max(m.start() + 1) + jump)
+    }
+
+    /// Every match kept, as `(pattern, start, end)`, of the chain `rule`
+    /// drives, and whether chain A joined chain B.
+    fn chain(
+        search: &PatternSearch,
+        cache: &mut SearchCache,
+        text: &str,
+        split: usize,
+        rule: Rule,
+    ) -> (Vec<(usize, usize, usize)>, bool) {
+        let (mut out, mut spare) = (Vec::new(), Vec::new());
+        let joined = search.run(cache, text, split, &mut out, &mut spare, |_, m, out| {
+            let (keep, next) = rule(&m);
+            if keep {
+                out.push((m.pattern().as_usize(), m.start(), m.end()));
+            }
+            next
+        });
+        assert!(spare.is_empty());
+        (out, joined)
+    }
+
+    /// The same chain through the NFA simulation alone.
+    fn fallback(search: &PatternSearch, text: &str, rule: Rule) -> Vec<(usize, usize, usize)> {
+        let mut cache = search.create_cache();
+        let mut out = Vec::new();
+        search.fallback_chain(
+            &mut cache,
+            text,
+            0,
+            &mut out,
+            &mut |_, m: Match, out: &mut Vec<_>| {
+                let (keep, next) = rule(&m);
+                if keep {
+                    out.push((m.pattern().as_usize(), m.start(), m.end()));
+                }
+                next
+            },
+        );
+        out
+    }
+
+    const FRAGMENTS: &[&str] = &[
+        "Contact chan.taiman@example.com.hk or +852 9123 4567. ",
+        "card 4111 1111 1111 1111 and HKID A123456(3). ",
+        "請致電 9876 5432 聯絡陳先生。",
+        "token ghp_R8mK2pQ9xL4vN7wT1yH6jB3cF5gD0sA2eZ8u\n",
+        "The quarterly report shows revenue grew in every region. ",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab ",
+        "xxxxxxxxxxxxxxyz 123456 foo=abcd ",
+        "ababababababababc 0042 ",
+        "GB82 WEST 1234 5698 7654 32 ",
+        "10.20.30.40 ",
+        " ",
+        "a",
+        "7",
+        "é",
+    ];
+
+    fn text_of(parts: &[usize]) -> String {
+        parts
+            .iter()
+            .map(|&i| FRAGMENTS[i % FRAGMENTS.len()])
+            .collect()
+    }
+
+    fn split_of(text: &str, fraction: f64) -> usize {
+        // Any byte, boundary or not: the search does not rely on it.
+        ((text.len() as f64) * fraction) as usize
+    }
+
+    #[test]
+    fn two_chains_join_on_ordinary_text_and_agree_with_one() {
+        let search = PatternSearch::new(&scanner_patterns()).unwrap();
+        let mut cache = search.create_cache();
+        let text = text_of(&(0..40).collect::<Vec<_>>());
+        let split = split_point(&text);
+        assert!(split > 0);
+        let (one, _) = chain(&search, &mut cache, &text, 0, keep_all);
+        let (two, joined) = chain(&search, &mut cache, &text, split, keep_all);
+        assert!(one.len() > 10, "{one:?}");
+        assert_eq!(one, two);
+        assert!(joined, "chain A never joined chain B");
+        assert_eq!(one, fallback(&search, &text, keep_all));
+    }
+
+    #[test]
+    fn a_match_that_starts_before_the_split_is_chain_a_s() {
+        // `a+b` over a run across the split: chain B's search from the
+        // split finds the same end as A's, but A's match starts earlier.
+        let search = PatternSearch::new(AWKWARD).unwrap();
+        let mut cache = search.create_cache();
+        let text = format!("{} {}b tail foo", "z".repeat(600), "a".repeat(800));
+        let split = 1000;
+        let (one, _) = chain(&search, &mut cache, &text, 0, keep_all);
+        let (two, _) = chain(&search, &mut cache, &text, split, keep_all);
+        assert_eq!(one, vec![(0, 601, 1402), (4, 1408, 1411)]);
+        assert_eq!(one, two);
+    }
+
+    #[test]
+    fn a_lazy_dfa_that_clears_mid_scan_changes_nothing() {
+        let patterns = scanner_patterns();
+        // The smallest cache the lazy DFA accepts for this set.
+        let small = (16..28)
+            .find_map(|bits| PatternSearch::with_cache_capacity(&patterns, 1 << bits).ok())
+            .unwrap();
+        let big = PatternSearch::new(&patterns).unwrap();
+        // Fragments between pseudo-random runs over the bytes the patterns
+        // care about, so the lazy DFA meets many more states than fit.
+        let alphabet = b"aAbBkKxXzZ0123456789@.-_:/=+ ";
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut text = String::new();
+        for i in 0..400 {
+            text.push_str(FRAGMENTS[i % FRAGMENTS.len()]);
+            for _ in 0..40 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                text.push(char::from(
+                    alphabet[(state % alphabet.len() as u64) as usize],
+                ));
+            }
+        }
+        let mut cache = small.create_cache();
+        let mut big_cache = big.create_cache();
+        let before = cache.re.as_parts_mut().0.clear_count();
+        for keep in [keep_all as Rule, keep_odd_starts, skip_ahead] {
+            let (want, _) = chain(&big, &mut big_cache, &text, 0, keep);
+            for k in 0..24 {
+                let split = text.len() * k / 24;
+                let (got, _) = chain(&small, &mut cache, &text, split, keep);
+                assert_eq!(got, want, "split {split}");
+            }
+        }
+        assert!(
+            cache.re.as_parts_mut().0.clear_count() > before + 10,
+            "the cache seldom cleared"
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        /// Any split gives what one chain gives, with the scanner's patterns
+        /// and with awkward ones, taking every match or refusing some.
+        #[test]
+        fn any_split_finds_what_one_chain_finds(
+            parts in proptest::collection::vec(0usize..64, 0..80),
+            fraction in 0.0f64..1.0,
+            awkward in any::<bool>(),
+            rule in 0usize..3,
+        ) {
+            use std::sync::{Mutex, OnceLock};
+            // One cache per pattern set for every case, as a scanner's
+            // thread reuses its own: records of earlier texts stay in it.
+            static SCANNER: OnceLock<(PatternSearch, Mutex<SearchCache>)> = OnceLock::new();
+            static ODD: OnceLock<(PatternSearch, Mutex<SearchCache>)> = OnceLock::new();
+            let make = |patterns: &[&str]| {
+                let search = PatternSearch::new(patterns).unwrap();
+                let cache = Mutex::new(search.create_cache());
+                (search, cache)
+            };
+            let (search, cache) = if awkward {
+                ODD.get_or_init(|| make(AWKWARD))
+            } else {
+                SCANNER.get_or_init(|| make(&scanner_patterns()))
+            };
+            let mut cache = cache.lock().unwrap();
+            let rule = [keep_all as Rule, keep_odd_starts, skip_ahead][rule];
+            let text = text_of(&parts);
+            let (one, _) = chain(search, &mut cache, &text, 0, rule);
+            let (two, _) = chain(search, &mut cache, &text, split_of(&text, fraction), rule);
+            prop_assert_eq!(&one, &two);
+            prop_assert_eq!(one, fallback(search, &text, rule));
+        }
+    }
+}
