@@ -56,6 +56,9 @@ pub(crate) fn split_point(text: &str) -> usize {
 pub(crate) struct PatternSearch {
     re: regex::Regex,
     fallback: pikevm::PikeVM,
+    /// Per pattern, its length when every match has the same length: such
+    /// a match's start needs no reverse search.
+    fixed_len: Vec<Option<usize>>,
 }
 
 /// What one thread needs to search with a [`PatternSearch`]: the lazy DFAs'
@@ -180,19 +183,31 @@ impl PatternSearch {
             .configure(lazy.clone())
             .build_from_nfa(forward_nfa.clone())
             .map_err(dfa_error)?;
-        // As the library's own regex builds its reverse automaton: every
-        // match, so the search from a match end finds the leftmost start.
+        // As the library's own regex builds its reverse automaton (every
+        // match, so the search from a match end finds the leftmost start),
+        // with a start state per pattern (see `whole`).
         let reverse = dfa::Builder::new()
             .configure(
-                lazy.starts_for_each_pattern(false)
-                    .specialize_start_states(false)
+                lazy.specialize_start_states(false)
                     .match_kind(MatchKind::All),
             )
             .build_from_nfa(reverse_nfa)
             .map_err(dfa_error)?;
         let re = regex::Builder::new().build_from_dfas(forward, reverse);
         let fallback = pikevm::PikeVM::new_from_nfa(forward_nfa).map_err(build)?;
-        Ok(PatternSearch { re, fallback })
+        let fixed_len = patterns
+            .iter()
+            .map(|p| {
+                let props = syntax::parse_with(p, &syntax).ok()?.properties().clone();
+                let len = props.minimum_len()?;
+                (props.maximum_len() == Some(len)).then_some(len)
+            })
+            .collect();
+        Ok(PatternSearch {
+            re,
+            fallback,
+            fixed_len,
+        })
     }
 
     /// A fresh cache for one thread.
@@ -360,7 +375,16 @@ impl PatternSearch {
     }
 
     /// The whole match of a search from `at` that ended at `end` with
-    /// pattern `pid`: the start comes from the reverse automaton.
+    /// pattern `pid`: the start comes from the pattern's fixed length, or
+    /// from the reverse automaton run for `pid` alone.
+    ///
+    /// Leftmost-first means the match starts at the leftmost start of any
+    /// match at or after `at`, and `pid` matches from there to `end`; no
+    /// match of `pid` can start further left, so the leftmost start of
+    /// `pid`'s matches ending at `end` is the match's start. The library's
+    /// own search runs every pattern backwards instead, which walks on
+    /// while any of them could (an e-mail local part, a keyword before a
+    /// token).
     fn whole(
         &self,
         cache: &mut SearchCache,
@@ -371,7 +395,14 @@ impl PatternSearch {
         if end == at {
             return Ok(Match::new(pid, end..end));
         }
-        let input = Input::new(text).span(at..end).anchored(Anchored::Yes);
+        if let Some(Some(len)) = self.fixed_len.get(pid.as_usize())
+            && end >= at + len
+        {
+            return Ok(Match::new(pid, end - len..end));
+        }
+        let input = Input::new(text)
+            .span(at..end)
+            .anchored(Anchored::Pattern(pid));
         let rc = cache.re.as_parts_mut().1;
         match self.re.reverse().try_search_rev(rc, &input)? {
             Some(start) => Ok(Match::new(pid, start.offset()..end)),
