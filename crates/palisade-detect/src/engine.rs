@@ -699,21 +699,42 @@ impl Scanner {
         caches: &mut [meta::Cache],
     ) {
         let addresses = self.config.enabled(Kind::Address);
+        // Everything this pass looks up in `out` starts at or after the
+        // keyword's end, and keywords come in text order: a finding that
+        // ends at or before a keyword's end never matters again. Two
+        // cursors skip such findings, one over the pattern pass's findings
+        // (sorted by start), one over this pass's own, so a long text does
+        // not compare every keyword with every finding.
+        let sorted = out.len();
+        debug_assert!(out.windows(2).all(|w| w[0].start <= w[1].start));
+        let (mut first_sorted, mut first_own) = (0, sorted);
         for h in hits {
             let groups = self.words.entries[h.entry].groups;
             if groups == 0 {
                 continue;
             }
+            while first_sorted < sorted && out[first_sorted].end <= h.end {
+                first_sorted += 1;
+            }
+            while first_own < out.len() && out[first_own].end <= h.end {
+                first_own += 1;
+            }
+            // The findings that may reach into `[h.end, before)`.
+            let near = |out: &[Finding], before: usize| {
+                let upto = out[first_sorted..sorted].partition_point(|f| f.start < before);
+                (first_sorted..first_sorted + upto).chain(first_own..out.len())
+            };
             let clause = (addresses && groups & group::ADDRESS != 0)
                 .then(|| address_after_keyword(text, h.end))
                 .flatten();
             if let Some((s, e)) = clause
-                && out.iter().any(|f| f.start < e && s < f.end)
+                && near(out, e).any(|i| out[i].start < e && s < out[i].end)
             {
                 // An address rule matched inside the clause but after its
                 // start ("Rua do Arenque 1634" in "lives at 86036 Rua do
                 // Arenque 1634, Goiânia"): the clause is the whole address.
-                for f in out.iter_mut() {
+                for i in near(out, e) {
+                    let f = &mut out[i];
                     if f.kind == Kind::Address && s < f.start && f.end <= e {
                         f.start = s;
                         f.end = e;
@@ -755,10 +776,10 @@ impl Scanner {
                     continue;
                 };
                 let (s, e) = (m.start(), m.end());
-                if out
-                    .iter()
-                    .any(|f| f.start == s && f.end == e && f.kind == rule.kind)
-                {
+                if near(out, e).any(|i| {
+                    let f = &out[i];
+                    f.start == s && f.end == e && f.kind == rule.kind
+                }) {
                     continue;
                 }
                 // The keyword is right there, so the context boost applies;
