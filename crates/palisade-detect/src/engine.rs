@@ -2415,6 +2415,33 @@ mod tests {
         }
     }
 
+    /// Two keywords before one gated value find it once, and two address
+    /// keywords before one clause give one address: the gated pass checks
+    /// its own earlier findings, not only the pattern pass's.
+    #[test]
+    fn keywords_that_share_a_value_report_it_once() {
+        let scanner = Scanner::new(Config::default()).unwrap();
+        let lead = "Ship 4111 1111 1111 1111 today. ".repeat(3);
+        for text in [
+            format!("{lead}Passport, passport K1234567 on file."),
+            format!("{lead}Address: lives at 86036 Rua do Arenque, Goiânia."),
+        ] {
+            let all = scanner.scan_all(&text);
+            for (i, f) in all.iter().enumerate() {
+                let twins = all[i + 1..]
+                    .iter()
+                    .filter(|g| g.kind == f.kind && g.start == f.start && g.end == f.end)
+                    .count();
+                assert_eq!(twins, 0, "{:?} found twice in {text:?}: {all:?}", f.kind);
+            }
+            assert!(
+                all.iter()
+                    .any(|f| matches!(f.kind, Kind::Passport | Kind::Address)),
+                "{all:?}"
+            );
+        }
+    }
+
     #[test]
     fn scratch_keeps_small_lists_and_drops_large_ones() {
         let mut scratch = Scratch::default();

@@ -82,6 +82,16 @@ struct Mark {
 
 const NO_SEARCH: u32 = u32::MAX;
 
+impl Mark {
+    /// A record chain A never joins at.
+    fn blank() -> Mark {
+        Mark {
+            sid: LazyStateID::default(),
+            search: NO_SEARCH,
+        }
+    }
+}
+
 /// How far past the split chain B records its states. Chain A joins B
 /// within a few words of the split on ordinary text; past this window it
 /// finishes alone.
@@ -472,11 +482,7 @@ impl PatternSearch {
         // Records at split, split + MARK_STRIDE, ... up to the window's end.
         let slots = (MARK_WINDOW.min(n - split)) / MARK_STRIDE + 1;
         if cache.marks.len() < slots {
-            let blank = Mark {
-                sid: LazyStateID::default(),
-                search: NO_SEARCH,
-            };
-            cache.marks.resize(slots, blank);
+            cache.marks.resize(slots, Mark::blank());
         }
         let window = (slots - 1) * MARK_STRIDE;
         let mut a = self.start(cache, text, 0).map_err(|_| Stop::Fallback(0))?;
@@ -550,11 +556,7 @@ impl PatternSearch {
                     // Records chain B will not pass are blanks.
                     let to = (next - split).div_ceil(MARK_STRIDE).min(slots);
                     if to > covered {
-                        let blank = Mark {
-                            sid: b.sid,
-                            search: NO_SEARCH,
-                        };
-                        cache.marks[covered..to].fill(blank);
+                        cache.marks[covered..to].fill(Mark::blank());
                         covered = to;
                     }
                     b = self
