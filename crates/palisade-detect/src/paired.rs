@@ -73,8 +73,11 @@ pub(crate) struct SearchCache {
     searches: Vec<Searched>,
     fallback: Option<pikevm::Cache>,
     /// Per pattern, the cache of its reverse automaton in
-    /// [`PatternSearch`]'s `starts`, made on first use.
-    starts: Vec<Option<dfa::Cache>>,
+    /// [`PatternSearch`]'s `starts`, made on first use. Boxed: an unused
+    /// cache is 352 bytes, and a 49 KB list of them made every 70-byte
+    /// scan 5 % slower (its small allocations were served differently;
+    /// BENCHMARKS.md, thirteenth session).
+    starts: Vec<Option<Box<dfa::Cache>>>,
 }
 
 /// Chain B's state before one byte, and which of its searches was running
@@ -464,7 +467,7 @@ impl PatternSearch {
             cache.starts.get_mut(pid.as_usize()),
         ) {
             (Some(Some(d)), Some(c)) => {
-                let c = c.get_or_insert_with(|| dfa::Cache::new(d));
+                let c = c.get_or_insert_with(|| Box::new(dfa::Cache::new(d)));
                 let input = Input::new(text).span(at..end).anchored(Anchored::Yes);
                 d.try_search_rev(c, &input)?
             }
