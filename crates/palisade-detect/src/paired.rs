@@ -50,8 +50,9 @@ pub(crate) fn split_point(text: &str) -> usize {
     mid
 }
 
-/// The compiled pattern set: a forward and a reverse lazy DFA, and the
-/// NFA simulation that finishes a scan if a lazy DFA ever refuses to go on.
+/// The compiled pattern set: a forward and a reverse lazy DFA, a reverse
+/// lazy DFA per variable-length pattern, and the NFA simulation that
+/// finishes a scan if a lazy DFA ever refuses to go on.
 #[derive(Debug)]
 pub(crate) struct PatternSearch {
     re: regex::Regex,
@@ -74,9 +75,8 @@ pub(crate) struct SearchCache {
     fallback: Option<pikevm::Cache>,
     /// Per pattern, the cache of its reverse automaton in
     /// [`PatternSearch`]'s `starts`, made on first use. Boxed: an unused
-    /// cache is 352 bytes, and a 49 KB list of them made every 70-byte
-    /// scan 5 % slower (its small allocations were served differently;
-    /// BENCHMARKS.md, thirteenth session).
+    /// cache is 352 bytes, so inline the list would hold 49 KB per thread
+    /// for caches most scans never make.
     starts: Vec<Option<Box<dfa::Cache>>>,
 }
 
@@ -186,15 +186,13 @@ impl PatternSearch {
             .configure(nfa.clone())
             .build_many(patterns)
             .map_err(build)?;
-        let reverse_nfa = thompson::Compiler::new()
-            .syntax(syntax)
-            .configure(
-                nfa.clone()
-                    .which_captures(WhichCaptures::None)
-                    .reverse(true),
-            )
-            .build_many(patterns)
-            .map_err(build)?;
+        let mut reverse_compiler = thompson::Compiler::new();
+        reverse_compiler.syntax(syntax).configure(
+            nfa.clone()
+                .which_captures(WhichCaptures::None)
+                .reverse(true),
+        );
+        let reverse_nfa = reverse_compiler.build_many(patterns).map_err(build)?;
         // No quit bytes and no give-up threshold: the lazy DFA clears its
         // cache when full and never refuses. The fallback is for safety.
         let lazy = dfa::Config::new()
@@ -206,15 +204,17 @@ impl PatternSearch {
             .configure(lazy.clone())
             .build_from_nfa(forward_nfa.clone())
             .map_err(dfa_error)?;
-        // As the library's own regex builds its reverse automaton (every
-        // match, so the search from a match end finds the leftmost start),
-        // with a start state per pattern (see `whole`).
+        // As the library's own regex builds its reverse automaton: every
+        // match, so the search from a match end finds the leftmost start.
+        // The set's is used by the library's own search (`one_chain`);
+        // `whole` has one per pattern.
+        let reverse_config = lazy
+            .clone()
+            .starts_for_each_pattern(false)
+            .specialize_start_states(false)
+            .match_kind(MatchKind::All);
         let reverse = dfa::Builder::new()
-            .configure(
-                lazy.clone()
-                    .specialize_start_states(false)
-                    .match_kind(MatchKind::All),
-            )
+            .configure(reverse_config.clone())
             .build_from_nfa(reverse_nfa)
             .map_err(dfa_error)?;
         let re = regex::Builder::new().build_from_dfas(forward, reverse);
@@ -227,14 +227,7 @@ impl PatternSearch {
                 (props.maximum_len() == Some(len)).then_some(len)
             })
             .collect::<Vec<Option<usize>>>();
-        // Each as the set's reverse automaton, for one pattern (anchored
-        // searches only, so one start state is enough).
-        let one_reverse = lazy
-            .clone()
-            .starts_for_each_pattern(false)
-            .specialize_start_states(false)
-            .match_kind(MatchKind::All)
-            .cache_capacity(bytes.min(1 << 20));
+        let one_reverse = reverse_config.cache_capacity(bytes.min(1 << 20));
         let starts = patterns
             .iter()
             .zip(&fixed_len)
@@ -242,15 +235,7 @@ impl PatternSearch {
                 if fixed.is_some() {
                     return Ok(None);
                 }
-                let nfa = thompson::Compiler::new()
-                    .syntax(syntax)
-                    .configure(
-                        nfa.clone()
-                            .which_captures(WhichCaptures::None)
-                            .reverse(true),
-                    )
-                    .build(p)
-                    .map_err(build)?;
+                let nfa = reverse_compiler.build(p).map_err(build)?;
                 dfa::Builder::new()
                     .configure(one_reverse.clone())
                     .build_from_nfa(nfa)
@@ -462,24 +447,17 @@ impl PatternSearch {
         {
             return Ok(Match::new(pid, end - len..end));
         }
-        let found = match (
+        // Every pattern has a fixed length or an automaton of its own; a
+        // miss here (or none found) sends the scan to the NFA simulation.
+        let (Some(Some(d)), Some(c)) = (
             self.starts.get(pid.as_usize()),
             cache.starts.get_mut(pid.as_usize()),
-        ) {
-            (Some(Some(d)), Some(c)) => {
-                let c = c.get_or_insert_with(|| Box::new(dfa::Cache::new(d)));
-                let input = Input::new(text).span(at..end).anchored(Anchored::Yes);
-                d.try_search_rev(c, &input)?
-            }
-            _ => {
-                let input = Input::new(text)
-                    .span(at..end)
-                    .anchored(Anchored::Pattern(pid));
-                let rc = cache.re.as_parts_mut().1;
-                self.re.reverse().try_search_rev(rc, &input)?
-            }
+        ) else {
+            return Err(MatchError::gave_up(end));
         };
-        match found {
+        let c = c.get_or_insert_with(|| Box::new(dfa::Cache::new(d)));
+        let input = Input::new(text).span(at..end).anchored(Anchored::Yes);
+        match d.try_search_rev(c, &input)? {
             Some(start) => Ok(Match::new(pid, start.offset()..end)),
             // The reverse automaton matches wherever the forward one did.
             None => Err(MatchError::gave_up(end)),
