@@ -839,6 +839,40 @@ mod tests {
         assert_eq!(one, fallback(&search, &text, keep_all));
     }
 
+    /// Chain A must keep joining chain B on realistic text, whatever its
+    /// length and wherever the split falls: a change that stopped the
+    /// joins would find the same matches, only slower (chain A would walk
+    /// the whole text alone after the lockstep part).
+    #[test]
+    fn two_chains_join_on_mixed_text_of_any_length() {
+        let search = PatternSearch::new(&scanner_patterns()).unwrap();
+        let mut cache = search.create_cache();
+        let realistic: Vec<&str> = [0, 1, 2, 3, 4, 8, 9]
+            .iter()
+            .map(|&i| FRAGMENTS[i])
+            .chain([
+                "fn handle(req: Request) -> Result<Response, Error> { Ok(render(req)) }\n",
+                "config = { \"timeout_ms\": 2500, \"region\": \"ap-east-1\" }\n",
+                "我们需要在月底前完成数据迁移，并确认所有备份都已验证。",
+            ])
+            .collect();
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for size in (512..24_000).step_by(997) {
+            let mut text = String::new();
+            while text.len() < size {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                text.push_str(realistic[(state % realistic.len() as u64) as usize]);
+            }
+            let split = split_point(&text);
+            let (one, _) = chain(&search, &mut cache, &text, 0, keep_all);
+            let (two, joined) = chain(&search, &mut cache, &text, split, keep_all);
+            assert_eq!(one, two, "{size} bytes");
+            assert!(joined, "chain A never joined chain B on {size} bytes");
+        }
+    }
+
     #[test]
     fn a_match_that_starts_before_the_split_is_chain_a_s() {
         // `a+b` over a run across the split: chain B's search from the
