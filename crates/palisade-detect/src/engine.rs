@@ -537,11 +537,15 @@ impl Scanner {
     pub fn scan_all(&self, text: &str) -> Vec<Finding> {
         let mut caches = self.caches.get();
         let mut out = self.scan_core(text, &mut caches);
-        if self.config.enabled(Kind::UnicodeSmuggling) {
-            out.extend(unicode::scan(text));
-        }
+        let needs_normalization = if self.config.enabled(Kind::UnicodeSmuggling) {
+            let (found, needs) = unicode::scan_checking(text, self.config.normalize);
+            out.extend(found);
+            needs
+        } else {
+            self.config.normalize && normalize::needs_normalization(text)
+        };
         self.classifiers.scan(text, &mut out);
-        if self.config.normalize && normalize::needs_normalization(text) {
+        if needs_normalization {
             let n = normalize::normalize(text);
             if n.text != text {
                 for mut f in self.scan_core(&n.text, &mut caches) {

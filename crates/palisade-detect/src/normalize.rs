@@ -189,28 +189,33 @@ pub fn needs_normalization(input: &str) -> bool {
             break;
         };
         i += c.len_utf8();
-        if ('\u{AC00}'..='\u{D7AF}').contains(&c) {
-            // Hangul syllables.
-            continue;
-        }
-        if ('\u{FF01}'..='\u{FF65}').contains(&c) {
-            // Full-width forms: only letters and digits matter.
-            if c.is_alphanumeric() {
-                return true;
-            }
-            continue;
-        }
-        if is_invisible(c) || is_tag(c) || is_bidi_control(c) || confusable_to_latin(c).is_some() {
-            return true;
-        }
-        if !matches!(
-            unicode_normalization::is_nfkc_quick(std::iter::once(c)),
-            unicode_normalization::IsNormalized::Yes
-        ) {
+        if char_needs_normalization(c) {
             return true;
         }
     }
     false
+}
+
+/// Whether the non-ASCII character `c`, outside U+3000–U+9FFF, makes
+/// [`needs_normalization`] answer `true`. Shared with the Unicode smuggling
+/// scan, which checks this on the characters it visits anyway.
+pub(crate) fn char_needs_normalization(c: char) -> bool {
+    if ('\u{AC00}'..='\u{D7AF}').contains(&c) {
+        // Hangul syllables.
+        return false;
+    }
+    if ('\u{FF01}'..='\u{FF65}').contains(&c) {
+        // Full-width forms: only letters and digits matter.
+        return c.is_alphanumeric();
+    }
+    is_invisible(c)
+        || is_tag(c)
+        || is_bidi_control(c)
+        || confusable_to_latin(c).is_some()
+        || !matches!(
+            unicode_normalization::is_nfkc_quick(std::iter::once(c)),
+            unicode_normalization::IsNormalized::Yes
+        )
 }
 
 /// The first index at or after `i` whose byte is not ASCII (or `b.len()`),
