@@ -196,12 +196,13 @@ pub fn needs_normalization(input: &str) -> bool {
     false
 }
 
-/// Whether the non-ASCII character `c`, outside U+3000–U+9FFF, makes
-/// [`needs_normalization`] answer `true`. Shared with the Unicode smuggling
-/// scan, which checks this on the characters it visits anyway.
+/// Whether the non-ASCII character `c` makes [`needs_normalization`]
+/// answer `true`. Shared with the Unicode smuggling scan, which checks this
+/// on the characters it visits anyway.
 pub(crate) fn char_needs_normalization(c: char) -> bool {
-    if ('\u{AC00}'..='\u{D7AF}').contains(&c) {
-        // Hangul syllables.
+    if ('\u{3000}'..='\u{9FFF}').contains(&c) || ('\u{AC00}'..='\u{D7AF}').contains(&c) {
+        // CJK ideographs and punctuation, kana (the walk above skips them
+        // by their lead bytes E3–E9 without decoding); Hangul syllables.
         return false;
     }
     if ('\u{FF01}'..='\u{FF65}').contains(&c) {

@@ -839,8 +839,8 @@ mod tests {
         assert_eq!(one, fallback(&search, &text, keep_all));
     }
 
-    /// Chain A must keep joining chain B on realistic text, whatever its
-    /// length and wherever the split falls: a change that stopped the
+    /// Chain A must keep joining chain B on realistic text of any length,
+    /// split in the middle as the scanner splits it: a change that stopped the
     /// joins would find the same matches, only slower (chain A would walk
     /// the whole text alone after the lockstep part).
     #[test]

@@ -104,9 +104,7 @@ pub(crate) fn scan_checking(text: &str, check: bool) -> (Vec<Finding>, bool) {
         };
         let pos = i;
         let len = c.len_utf8();
-        // The check skips U+3000–U+9FFF whole (U+3164 comes here for the
-        // smuggling scan only).
-        if check && !needs && !(0xE3..=0xE9).contains(&bytes[pos]) {
+        if check && !needs {
             needs = char_needs_normalization(c);
         }
         if is_tag(c) {
