@@ -1449,12 +1449,22 @@ fn repeated_name_words(
     if parts.is_empty() {
         return;
     }
+    // Most capitalised words of a text are no part of a name: a bitmap over
+    // the first two bytes of each part's leading ASCII word rejects them
+    // before any part is compared.
+    let mut heads = [0u64; 4];
+    for p in &parts {
+        let bit = head_bit(p.as_bytes());
+        heads[bit / 64] |= 1 << (bit % 64);
+    }
+    let bytes = text.as_bytes();
     for &(s, e_ascii) in caps {
-        let ascii = &text[s..e_ascii];
-        let first = ascii.as_bytes().first();
-        if !parts
-            .iter()
-            .any(|p| p.as_bytes().first() == first && p.starts_with(ascii))
+        let Some(ascii) = bytes.get(s..e_ascii) else {
+            continue;
+        };
+        let bit = head_bit(ascii);
+        if heads[bit / 64] & (1 << (bit % 64)) == 0
+            || !parts.iter().any(|p| p.as_bytes().starts_with(ascii))
         {
             continue;
         }
@@ -1475,6 +1485,19 @@ fn repeated_name_words(
             reason: "person_name: repeats part of a full name found in this text".into(),
         });
     }
+}
+
+/// A bit (of 256) for a word's first byte and, when it is an ASCII word
+/// byte, its second: a name part and the capitalised word the word lookup
+/// saw at the same place (its leading ASCII word bytes) get the same bit.
+fn head_bit(w: &[u8]) -> usize {
+    let first = w.first().copied().unwrap_or(0);
+    let second = w
+        .get(1)
+        .copied()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == b'_')
+        .unwrap_or(0);
+    (usize::from(first) * 31 + usize::from(second)) & 255
 }
 
 /// True when the word ending at `end` is followed by a clause: a comma or

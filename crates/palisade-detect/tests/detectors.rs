@@ -344,6 +344,12 @@ fn names_without_list_entries() {
         "Nikolaj",
         Kind::Person,
     );
+    // Its second letter outside ASCII: the word lookup saw only "S".
+    found(
+        "Sölvi called twice. Her full name is Sölvi Salómonsson.",
+        "Sölvi",
+        Kind::Person,
+    );
     // A listed given name opening a clause.
     found("David is a very sympathetic person.", "David", Kind::Person);
     found("Melanie: You saved my life!", "Melanie", Kind::Person);
