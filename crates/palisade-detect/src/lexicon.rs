@@ -16,6 +16,7 @@
 //! Where several patterns start at one word, the longest one that ends on a
 //! word boundary wins; scanning resumes after it (non-overlapping hits).
 
+use crate::blocks::{WORD, words_and_leads};
 use crate::context::is_word_byte;
 
 /// One stored pattern.
@@ -38,18 +39,6 @@ struct Slot {
     /// Index + 1 into `heads`; 0 marks an empty slot.
     head: u32,
 }
-
-/// Bytes that make up ASCII words: letters, digits and `_`.
-const WORD: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        t[b] = c.is_ascii_alphanumeric() || c == b'_';
-        b += 1;
-    }
-    t
-};
 
 /// Folds a word into 64 bits: its first eight bytes exactly, later bytes
 /// rotated in. Computed byte by byte while the word is walked.
@@ -284,7 +273,7 @@ impl Lexicon {
     /// (name candidates and initials) to `caps`.
     ///
     /// The text is classified 64 bytes at a time into two bitmaps (word
-    /// bytes, and lead bytes of non-ASCII characters; see [`block_masks`]),
+    /// bytes, and lead bytes of non-ASCII characters; see [`words_and_leads`]),
     /// so the walk visits only word starts and non-ASCII characters: the
     /// spaces and punctuation between them, and the inside of each word,
     /// cost no step of their own.
@@ -297,7 +286,7 @@ impl Lexicon {
         let mut next = 0;
         let mut base = 0;
         while base < n {
-            let (word, lead) = block_masks(&b[base..]);
+            let (word, lead) = words_and_leads(&b[base..]);
             // A word running on from the previous block shows as a start
             // at bit 0; the walk is past it already (`next`).
             let starts = word & !(word << 1);
@@ -425,69 +414,6 @@ impl Lexicon {
     }
 }
 
-/// Bitmaps of the (up to) 64 bytes at the start of `b`: bit `j` of the
-/// first is set when byte `j` is a word byte, of the second when it is the
-/// lead byte of a non-ASCII character (`0xC0` and above). Bytes past the
-/// end of `b` count as neither.
-#[inline]
-fn block_masks(b: &[u8]) -> (u64, u64) {
-    match b.first_chunk::<64>() {
-        Some(block) => masks_of(block),
-        None => {
-            let mut block = [0u8; 64];
-            block[..b.len()].copy_from_slice(b);
-            masks_of(&block)
-        }
-    }
-}
-
-/// [`block_masks`] of a whole block, sixteen bytes per SSE2 step.
-#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-#[inline]
-fn masks_of(block: &[u8; 64]) -> (u64, u64) {
-    use safe_arch::{
-        add_i8_m128i, bitor_m128i, cmp_eq_mask_i8_m128i, cmp_lt_mask_i8_m128i,
-        load_unaligned_m128i, move_mask_i8_m128i, set_splat_i8_m128i,
-    };
-    // Signed lanes: adding `0x80 - lo` moves `lo..` to the bottom of the
-    // i8 range, so "in a range of width w" is one signed `< -128 + w`.
-    let shift = |lo: u8| set_splat_i8_m128i(0x80u8.wrapping_sub(lo) as i8);
-    let below = |w: u8| set_splat_i8_m128i((0x80 + w as i32 - 256) as i8);
-    let (to_digit, digits) = (shift(b'0'), below(10));
-    let (to_letter, letters) = (shift(b'a'), below(26));
-    let (lower, underscore) = (set_splat_i8_m128i(0x20), set_splat_i8_m128i(b'_' as i8));
-    let mut word = 0u64;
-    let mut lead = 0u64;
-    for (k, chunk) in block.chunks_exact(16).enumerate() {
-        let mut lane = [0u8; 16];
-        lane.copy_from_slice(chunk);
-        let v = load_unaligned_m128i(&lane);
-        let digit = cmp_lt_mask_i8_m128i(add_i8_m128i(v, to_digit), digits);
-        let folded = bitor_m128i(v, lower);
-        let letter = cmp_lt_mask_i8_m128i(add_i8_m128i(folded, to_letter), letters);
-        let under = cmp_eq_mask_i8_m128i(v, underscore);
-        let w = move_mask_i8_m128i(bitor_m128i(bitor_m128i(digit, letter), under)) as u32;
-        // Both top bits set: the high bit of `v` and of `v + v`.
-        let l = (move_mask_i8_m128i(v) & move_mask_i8_m128i(add_i8_m128i(v, v))) as u32;
-        word |= u64::from(w & 0xFFFF) << (16 * k);
-        lead |= u64::from(l & 0xFFFF) << (16 * k);
-    }
-    (word, lead)
-}
-
-/// [`block_masks`] of a whole block, byte by byte (targets without SSE2).
-#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
-#[inline]
-fn masks_of(block: &[u8; 64]) -> (u64, u64) {
-    let mut word = 0u64;
-    let mut lead = 0u64;
-    for (j, &c) in block.iter().enumerate() {
-        word |= u64::from(WORD[c as usize]) << j;
-        lead |= u64::from(c >= 0xC0) << j;
-    }
-    (word, lead)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -579,32 +505,6 @@ mod tests {
         assert_eq!(l.word_id("id card"), None);
         assert_eq!(l.word_id("電話"), None);
         assert_eq!(l.word_id(""), None);
-    }
-
-    #[test]
-    fn block_bitmaps_agree_with_the_byte_tables() {
-        // Every byte value in every lane of a block, against the byte-wise
-        // rules; the other lanes hold a byte that is neither.
-        for c in 0..=255u8 {
-            for lane in 0..64 {
-                let mut block = [b' '; 64];
-                block[lane] = c;
-                let (word, lead) = block_masks(&block);
-                assert_eq!(
-                    word,
-                    u64::from(WORD[c as usize]) << lane,
-                    "byte {c:#x} lane {lane}"
-                );
-                assert_eq!(
-                    lead,
-                    u64::from(c >= 0xC0) << lane,
-                    "byte {c:#x} lane {lane}"
-                );
-            }
-        }
-        // A short tail counts nothing past its end.
-        assert_eq!(block_masks(b"ab"), (0b11, 0));
-        assert_eq!(block_masks(&[0xE4, 0xB8, 0xAD]), (0, 1));
     }
 
     /// Patterns of the property test below: phrases, a long head, a head

@@ -20,6 +20,7 @@
 //!
 //! See `docs/detection.md` for the detector catalogue and measured quality.
 
+mod blocks;
 pub mod canary;
 pub mod classify;
 pub mod context;

@@ -4,10 +4,9 @@
 
 use std::borrow::Cow;
 
+use crate::blocks::leads_outside_cjk;
 use crate::finding::{Finding, Kind};
-use crate::normalize::{
-    char_needs_normalization, is_bidi_control, is_invisible, is_tag, skip_ascii,
-};
+use crate::normalize::{char_needs_normalization, is_bidi_control, is_invisible, is_tag};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Script {
@@ -66,46 +65,69 @@ pub fn scan(text: &str) -> Vec<Finding> {
 /// same walk over its non-ASCII characters (the scanner needs both; two
 /// walks cost it about 4 % of a 4 KB scan).
 pub(crate) fn scan_checking(text: &str, check: bool) -> (Vec<Finding>, bool) {
-    let mut needs = false;
-    let mut out = Vec::new();
+    let mut walk = Walk {
+        out: Vec::new(),
+        needs: false,
+        check,
+        checked_to: 0,
+    };
     let bytes = text.as_bytes();
-    let mut i = 0;
-    // End of the last word already checked for mixed scripts.
-    let mut checked_to = 0;
-    while i < bytes.len() {
-        i = skip_ascii(bytes, i);
-        match bytes.get(i..i + 3) {
-            None => {
-                if i >= bytes.len() {
-                    break;
-                }
+    // The walk visits the characters of each 64-byte block whose lead byte
+    // is not that of U+4000–U+9FFF (see `blocks`; `Walk::visit` has nothing
+    // to do for those): ASCII and CJK ideographs cost no step of their own.
+    // Bytes before `resume` are done.
+    let mut resume = 0;
+    for base in (0..bytes.len()).step_by(64) {
+        let mut events = leads_outside_cjk(&bytes[base..]);
+        while events != 0 {
+            let i = base + events.trailing_zeros() as usize;
+            events &= events - 1;
+            if i >= resume {
+                resume = walk.visit(text, i);
             }
-            // U+3000–U+9FFF (CJK, kana, CJK punctuation) and U+FF00–U+FF7F
+        }
+    }
+    walk.finish()
+}
+
+/// What the walk over a text's non-ASCII characters has found so far.
+struct Walk {
+    out: Vec<Finding>,
+    /// The normalisation check's answer so far (only when `check`).
+    needs: bool,
+    check: bool,
+    /// End of the last word already checked for mixed scripts.
+    checked_to: usize,
+}
+
+impl Walk {
+    /// Looks at the non-ASCII character at byte `i` of `text`; returns the
+    /// byte where the walk goes on.
+    fn visit(&mut self, text: &str, i: usize) -> usize {
+        let bytes = text.as_bytes();
+        match bytes.get(i..i + 3) {
+            // U+3000–U+3FFF (kana, CJK punctuation) and U+FF00–U+FF7F
             // (full-width forms) hold nothing this pass reports except
             // U+3164 HANGUL FILLER, which is invisible.
-            Some(&[0xE3..=0xE9, x, y]) if !(bytes[i] == 0xE3 && x == 0x85 && y == 0xA4) => {
-                i += 3;
-                continue;
-            }
+            Some(&[0xE3, x, y]) if !(x == 0x85 && y == 0xA4) => return i + 3,
             Some(&[0xEF, 0xBC | 0xBD, _]) => {
-                if check && !needs {
-                    needs = text[i..]
+                if self.check && !self.needs {
+                    self.needs = text[i..]
                         .chars()
                         .next()
                         .is_some_and(char_needs_normalization);
                 }
-                i += 3;
-                continue;
+                return i + 3;
             }
-            Some(_) => {}
+            _ => {}
         }
-        let Some(c) = text[i..].chars().next() else {
-            break;
+        let Some(c) = text.get(i..).and_then(|t| t.chars().next()) else {
+            return text.len();
         };
         let pos = i;
         let len = c.len_utf8();
-        if check && !needs {
-            needs = char_needs_normalization(c);
+        if self.check && !self.needs {
+            self.needs = char_needs_normalization(c);
         }
         if is_tag(c) {
             let mut end = pos + len;
@@ -114,26 +136,24 @@ pub(crate) fn scan_checking(text: &str, check: bool) -> (Vec<Finding>, bool) {
                 end += d.len_utf8();
                 n += 1;
             }
-            out.push(finding(
+            self.out.push(finding(
                 pos,
                 end,
                 0.99,
                 "unicode_tags",
                 format!("{n} Unicode tag characters (hidden text)"),
             ));
-            i = end;
-            continue;
+            return end;
         }
         if is_bidi_control(c) {
-            out.push(finding(
+            self.out.push(finding(
                 pos,
                 pos + len,
                 0.9,
                 "bidi_control",
                 format!("bidi control U+{:04X}", c as u32),
             ));
-            i = pos + len;
-            continue;
+            return pos + len;
         }
         if is_invisible(c) {
             let prev = text[..pos].chars().next_back();
@@ -151,8 +171,7 @@ pub(crate) fn scan_checking(text: &str, check: bool) -> (Vec<Finding>, bool) {
                 _ => false,
             };
             if benign {
-                i = pos + len;
-                continue;
+                return pos + len;
             }
             let mut end = pos + len;
             let mut n = 1;
@@ -172,17 +191,16 @@ pub(crate) fn scan_checking(text: &str, check: bool) -> (Vec<Finding>, bool) {
             } else {
                 0.6
             };
-            out.push(finding(
+            self.out.push(finding(
                 pos,
                 end,
                 score,
                 "invisible_characters",
                 format!("{n} invisible characters"),
             ));
-            i = end;
-            continue;
+            return end;
         }
-        if matches!(script(c), Script::Cyrillic | Script::Greek) && pos >= checked_to {
+        if matches!(script(c), Script::Cyrillic | Script::Greek) && pos >= self.checked_to {
             // Find the word around it (invisible characters do not split words).
             let mut ws = pos;
             while let Some(p) = text[..ws]
@@ -202,7 +220,7 @@ pub(crate) fn scan_checking(text: &str, check: bool) -> (Vec<Finding>, bool) {
             }
             let latin = text[ws..we].chars().any(|x| script(x) == Script::Latin);
             if latin {
-                out.push(finding(
+                self.out.push(finding(
                     ws,
                     we,
                     0.8,
@@ -210,12 +228,15 @@ pub(crate) fn scan_checking(text: &str, check: bool) -> (Vec<Finding>, bool) {
                     "word mixes Latin with Cyrillic/Greek look-alikes".to_owned(),
                 ));
             }
-            checked_to = we;
+            self.checked_to = we;
         }
-        i = pos + len;
+        pos + len
     }
-    out.sort_by_key(|f| f.start);
-    (out, needs)
+
+    fn finish(mut self) -> (Vec<Finding>, bool) {
+        self.out.sort_by_key(|f| f.start);
+        (self.out, self.needs)
+    }
 }
 
 #[cfg(test)]
@@ -315,6 +336,32 @@ mod tests {
             );
             proptest::prop_assert_eq!(&found, &scan(&text));
             proptest::prop_assert!(!scan_checking(&text, false).1);
+        }
+
+        /// The bitmap walk, which never visits ASCII or CJK ideographs,
+        /// finds and answers what a walk that visits every non-ASCII
+        /// character does, over texts of several 64-byte blocks.
+        #[test]
+        fn skipping_ascii_and_ideographs_loses_nothing(
+            picks in proptest::collection::vec(0..PALETTE.len(), 0..120),
+        ) {
+            let text: String = picks.iter().map(|&i| PALETTE[i]).collect();
+            let mut every = Walk {
+                out: Vec::new(),
+                needs: false,
+                check: true,
+                checked_to: 0,
+            };
+            let mut resume = 0;
+            for (i, c) in text.char_indices() {
+                if !c.is_ascii() && i >= resume {
+                    resume = every.visit(&text, i);
+                }
+            }
+            let (found, needs) = scan_checking(&text, true);
+            let (want, want_needs) = every.finish();
+            proptest::prop_assert_eq!(found, want, "{:?}", text);
+            proptest::prop_assert_eq!(needs, want_needs, "{:?}", text);
         }
 
         /// One character of the palette among text that needs nothing, so
