@@ -36,7 +36,7 @@ use crate::context::{KEYWORDS, group};
 use crate::finding::{Finding, Kind, resolve_overlaps};
 use crate::lexicon::{LexHit, Lexicon, LexiconBuilder};
 use crate::names::{self, NameModel, NameRole};
-use crate::paired::{PatternSearch, SearchCache, split_point};
+use crate::paired::{PatternSearch, SearchCache, Splits, split_points};
 use crate::pii::{self, Check, GATED_RULES, Lead, PII_RULES, Rule};
 use crate::reason::Reasons;
 use crate::secrets;
@@ -186,15 +186,15 @@ struct Scratch {
     taken: Vec<u64>,
     produced: Vec<Finding>,
     parts: Vec<u8>,
-    /// Findings of the pattern search's second chain, until the first
-    /// chain takes them ([`PatternSearch::run`]).
-    spare: Vec<Finding>,
+    /// Findings of the pattern search's second and third chains, until the
+    /// chain before takes them ([`PatternSearch::run`]).
+    spares: [Vec<Finding>; 2],
 }
 
 impl Scratch {
     /// Bytes of capacity each list keeps between scans at most: a 1 MB text
-    /// must not leave megabytes behind in every thread's pool entry (ten
-    /// lists, so at most 640 KB each), while the lists of texts up to tens
+    /// must not leave megabytes behind in every thread's pool entry (twelve
+    /// lists, so at most 768 KB in all), while the lists of texts up to tens
     /// of kilobytes stay allocated.
     const KEEP_BYTES: usize = 64 * 1024;
 
@@ -216,7 +216,9 @@ impl Scratch {
         cap(&mut self.taken);
         cap(&mut self.produced);
         cap(&mut self.parts);
-        cap(&mut self.spare);
+        for spare in &mut self.spares {
+            cap(spare);
+        }
     }
 }
 
@@ -574,7 +576,7 @@ impl Scanner {
 
     fn scan_core(&self, text: &str, caches: &mut Caches) -> Vec<Finding> {
         let mut scratch = std::mem::take(&mut caches.scratch);
-        let out = self.scan_with(text, caches, &mut scratch, split_point(text));
+        let out = self.scan_with(text, caches, &mut scratch, split_points(text));
         scratch.trim();
         if let Some(main) = caches.main.as_mut() {
             main.trim(Scratch::KEEP_BYTES);
@@ -588,7 +590,7 @@ impl Scanner {
         text: &str,
         caches: &mut Caches,
         scratch: &mut Scratch,
-        split: usize,
+        splits: Splits,
     ) -> Vec<Finding> {
         let bytes = text.as_bytes();
         self.keyword_hits(text, scratch);
@@ -597,7 +599,7 @@ impl Scanner {
         let mut out: Vec<Finding> = Vec::with_capacity(16);
 
         if let (Some(search), Some(cache)) = (&self.search, caches.main.as_mut()) {
-            let mut spare = std::mem::take(&mut scratch.spare);
+            let mut spares = std::mem::take(&mut scratch.spares);
             let on_match = |cache: &mut SearchCache, m: Match, out: &mut Vec<Finding>| {
                 let pid = m.pattern().as_usize();
                 let (s, e) = (m.start(), m.end());
@@ -626,8 +628,8 @@ impl Scanner {
                 }
                 next_boundary(text, s)
             };
-            search.run(cache, text, split, &mut out, &mut spare, on_match);
-            scratch.spare = spare;
+            search.run(cache, text, splits, &mut out, &mut spares, on_match);
+            scratch.spares = spares;
         }
 
         self.gated_pass(text, &hits, &mut out, &mut caches.gated);
@@ -2394,12 +2396,12 @@ mod tests {
         assert!(!matches_without_digits(r"[a-z]{0,5}[0-9]"));
     }
 
-    /// Pattern findings of `text` with the pattern search's second chain
-    /// starting at `split` (0: one chain).
-    fn split_scan(scanner: &Scanner, text: &str, split: usize) -> Vec<Finding> {
+    /// Pattern findings of `text` with the pattern search's second and third
+    /// chains starting at `splits` (0: no such chain).
+    fn split_scan(scanner: &Scanner, text: &str, splits: Splits) -> Vec<Finding> {
         let mut caches = scanner.caches.get();
         let mut scratch = std::mem::take(&mut caches.scratch);
-        let out = scanner.scan_with(text, &mut caches, &mut scratch, split);
+        let out = scanner.scan_with(text, &mut caches, &mut scratch, splits);
         scratch.trim();
         caches.scratch = scratch;
         out
@@ -2408,13 +2410,15 @@ mod tests {
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, ..Default::default() })]
 
-        /// Where the pattern search splits the text changes no finding,
+        /// Where the pattern search splits the text (two chains or three)
+        /// changes no finding,
         /// validated or refused (the refused card-like runs and bare
         /// numbers make the search restart inside a candidate).
         #[test]
         fn the_search_split_changes_no_finding(
             parts in proptest::collection::vec(0usize..16, 0..60),
             fraction in 0.0f64..1.0,
+            second in 0.0f64..1.0,
         ) {
             const PARTS: &[&str] = &[
                 "Contact Chan Tai Man at chan.taiman@example.com.hk or +852 9123 4567. ",
@@ -2437,8 +2441,10 @@ mod tests {
             static SCANNER: OnceLock<Scanner> = OnceLock::new();
             let scanner = SCANNER.get_or_init(|| Scanner::new(Config::default()).unwrap());
             let text: String = parts.iter().map(|&i| PARTS[i]).collect();
-            let split = (text.len() as f64 * fraction) as usize;
-            proptest::prop_assert_eq!(split_scan(scanner, &text, split), split_scan(scanner, &text, 0));
+            let at = |f: f64| (text.len() as f64 * f) as usize;
+            let one = split_scan(scanner, &text, [0, 0]);
+            proptest::prop_assert_eq!(&split_scan(scanner, &text, [at(fraction), 0]), &one);
+            proptest::prop_assert_eq!(&split_scan(scanner, &text, [at(fraction), at(second)]), &one);
         }
     }
 

@@ -6,12 +6,14 @@
 //! before it, so a single walk runs at the latency of the CPU's first-level
 //! cache, not at its throughput. A text of [`SPLIT_MIN`] bytes or more is
 //! therefore walked as two chains of searches stepped together: chain A
-//! from the start, chain B from the middle. Stepping them together overlaps
-//! their loads; on the benchmark text the bare walk took 40 % less time
-//! (BENCHMARKS.md, twelfth session).
+//! from the start, chain B from the middle; from [`SPLIT3_MIN`] bytes, as
+//! three, from the start (A), a third (B) and two thirds (C). Stepping
+//! them together overlaps their loads; on the benchmark text the bare walk
+//! took 40 % less time as two chains (BENCHMARKS.md, twelfth session), and
+//! three took about a fifth less than two (fifteenth session).
 //!
-//! Chain B is a guess: it assumes a search starts at the middle. Chain A
-//! therefore goes on past the middle until it provably agrees with chain B,
+//! Chain B is a guess: it assumes a search starts at its split. Chain A
+//! therefore goes on past the split until it provably agrees with chain B,
 //! and only then takes chain B's results. The proof is exact: B records its
 //! DFA state before the bytes it passes. When A, with no match seen yet in its
 //! current search, is in the state B was in at the same position, with no
@@ -21,10 +23,13 @@
 //! of those positions.) A's search may have started earlier, so A finds its own
 //! match start with the reverse automaton, and takes B's results from that
 //! search on only if the start is B's too. Otherwise A goes on by itself.
+//! Chain B joins chain C in the same way, once C has reached the end; the
+//! search in which B joined is recorded with C's match, so that A may join
+//! B inside it, and B's results then end with C's.
 //!
-//! A state recorded by B is an index into the lazy DFA's cache, which is
-//! cleared when it fills up; after a clear, no recorded state is trusted and
-//! chain A finishes the text alone.
+//! A state recorded by B or C is an index into the lazy DFA's cache, which
+//! is cleared when it fills up; after a clear, no recorded state is trusted
+//! and chain A finishes the text alone.
 
 use regex_automata::hybrid::{LazyStateID, dfa, regex};
 use regex_automata::nfa::thompson::{self, WhichCaptures, pikevm};
@@ -37,17 +42,32 @@ use crate::Error;
 /// start and its records cost more than they save.
 pub(crate) const SPLIT_MIN: usize = 512;
 
-/// Where chain B starts in `text`: the first character boundary at or after
-/// the middle, or 0 (one chain) for a text shorter than [`SPLIT_MIN`].
-pub(crate) fn split_point(text: &str) -> usize {
-    if text.len() < SPLIT_MIN {
-        return 0;
+/// Texts of this many bytes or more are searched as three chains (each a
+/// third at least [`SPLIT_MIN`] long).
+pub(crate) const SPLIT3_MIN: usize = 3 * SPLIT_MIN;
+
+/// Where chains B and C start (0: no such chain).
+pub(crate) type Splits = [usize; 2];
+
+/// Where chains B and C start in `text`: for a text of [`SPLIT3_MIN`] bytes
+/// or more, the first character boundaries at or after a third and two
+/// thirds; for one of [`SPLIT_MIN`] bytes or more, at or after the middle
+/// (two chains); otherwise none (one chain).
+pub(crate) fn split_points(text: &str) -> Splits {
+    let boundary = |mut at: usize| {
+        while !text.is_char_boundary(at) {
+            at += 1;
+        }
+        at
+    };
+    let n = text.len();
+    if n < SPLIT_MIN {
+        [0, 0]
+    } else if n < SPLIT3_MIN {
+        [boundary(n / 2), 0]
+    } else {
+        [boundary(n / 3), boundary(2 * n / 3)]
     }
-    let mut mid = text.len() / 2;
-    while !text.is_char_boundary(mid) {
-        mid += 1;
-    }
-    mid
 }
 
 /// The compiled pattern set: a forward and a reverse lazy DFA, a reverse
@@ -70,8 +90,10 @@ pub(crate) struct PatternSearch {
 #[derive(Debug)]
 pub(crate) struct SearchCache {
     re: regex::Cache,
-    marks: Vec<Mark>,
-    searches: Vec<Searched>,
+    /// Chain B's records (for chain A) and chain C's (for chain B).
+    marks: [Vec<Mark>; 2],
+    /// Chain B's searches and chain C's.
+    searches: [Vec<Searched>; 2],
     fallback: Option<pikevm::Cache>,
     /// Per pattern, the cache of its reverse automaton in
     /// [`PatternSearch`]'s `starts`, made on first use. Boxed: an unused
@@ -147,18 +169,19 @@ enum Stop {
 }
 
 impl SearchCache {
-    /// Empties chain B's list of searches, and frees it past `keep_bytes`
-    /// of capacity (a long text can hold thousands of searches; the state
-    /// records are bounded by [`MARK_WINDOW`] anyway).
+    /// Empties chains B's and C's lists of searches, and frees one past
+    /// `keep_bytes` of capacity (a long text can hold thousands of
+    /// searches; the state records are bounded by [`MARK_WINDOW`] anyway).
     pub(crate) fn trim(&mut self, keep_bytes: usize) {
-        self.searches.clear();
-        if self
-            .searches
-            .capacity()
-            .saturating_mul(std::mem::size_of::<Searched>())
-            > keep_bytes
-        {
-            self.searches = Vec::new();
+        for searches in &mut self.searches {
+            searches.clear();
+            if searches
+                .capacity()
+                .saturating_mul(std::mem::size_of::<Searched>())
+                > keep_bytes
+            {
+                *searches = Vec::new();
+            }
         }
     }
 }
@@ -255,8 +278,8 @@ impl PatternSearch {
     pub(crate) fn create_cache(&self) -> SearchCache {
         SearchCache {
             re: self.re.create_cache(),
-            marks: Vec::new(),
-            searches: Vec::new(),
+            marks: [Vec::new(), Vec::new()],
+            searches: [Vec::new(), Vec::new()],
             fallback: None,
             starts: self.starts.iter().map(|_| None).collect(),
         }
@@ -289,37 +312,47 @@ impl PatternSearch {
     /// returns where the next search starts. The chain ends when a search
     /// finds nothing or the next start is at or past the end.
     ///
-    /// `split` is where chain B starts (0: one chain); [`split_point`] is the
-    /// scanner's choice, and tests try others. `spare` holds chain B's
-    /// results until chain A joins it; it is left empty.
+    /// `splits` are where chains B and C start (0: no such chain; a C at or
+    /// before B is none); [`split_points`] is the scanner's choice, and
+    /// tests try others. `spares` hold chain B's and chain C's results until
+    /// the chain before takes them; they are left empty.
     ///
     /// `on_match` must depend only on the match and the text (it may search
-    /// with [`PatternSearch::anchored`]): chain B's results are taken as
-    /// chain A's once the two agree on a match.
+    /// with [`PatternSearch::anchored`]): a later chain's results are taken
+    /// as the earlier chain's once the two agree on a match.
     ///
-    /// Returns whether chain A joined chain B (for tests: the two-chain walk
-    /// is what makes the pass fast, and it must not quietly stop happening).
+    /// Returns how many chains joined the next one and took its results
+    /// (for tests: the chains are what make the pass fast, and the joins
+    /// must not quietly stop happening).
     pub(crate) fn run<T>(
         &self,
         cache: &mut SearchCache,
         text: &str,
-        split: usize,
+        splits: Splits,
         out: &mut Vec<T>,
-        spare: &mut Vec<T>,
+        spares: &mut [Vec<T>; 2],
         mut on_match: impl FnMut(&mut SearchCache, Match, &mut Vec<T>) -> usize,
-    ) -> bool {
-        spare.clear();
-        let stop = if split == 0 || split >= text.len() {
+    ) -> usize {
+        for spare in spares.iter_mut() {
+            spare.clear();
+        }
+        let n = text.len();
+        let [b, c] = splits;
+        let mut joins = 0;
+        let stop = if b == 0 || b >= n {
             self.one_chain(cache, text, 0, out, &mut on_match)
         } else {
-            self.walk_two(cache, text, split, out, spare, &mut on_match)
+            let c = (c > b && c < n).then_some(c);
+            self.walk(cache, text, b, c, out, spares, &mut joins, &mut on_match)
                 .unwrap_or_else(|stop| stop)
         };
         if let Stop::Fallback(at) = stop {
             self.fallback_chain(cache, text, at, out, &mut on_match);
         }
-        spare.clear();
-        matches!(stop, Stop::Joined)
+        for spare in spares.iter_mut() {
+            spare.clear();
+        }
+        joins
     }
 
     /// Chain A alone from `at`, with the library's own (unrolled) search.
@@ -509,71 +542,185 @@ impl PatternSearch {
         }
     }
 
-    /// Chains A and B (see the module's text); `Ok` when A joined B.
-    fn walk_two<T>(
+    /// Chains A, B and (if `c` is some) C; see the module's text.
+    ///
+    /// 1. All three read together until chain C's searches end (at the end
+    ///    of the text).
+    /// 2. Chains A and B read together until B joins C (or its own
+    ///    searches end).
+    /// 3. Chain A reads alone until it joins B (or its searches end).
+    ///
+    /// With no chain C, phase 2 is where B reads to the end. `Ok` with
+    /// [`Stop::Joined`] when A joined B; `joins` counts every join.
+    #[allow(clippy::too_many_arguments)]
+    fn walk<T>(
         &self,
         cache: &mut SearchCache,
         text: &str,
         split: usize,
+        c_split: Option<usize>,
         out: &mut Vec<T>,
-        spare: &mut Vec<T>,
+        spares: &mut [Vec<T>; 2],
+        joins: &mut usize,
         on_match: &mut impl FnMut(&mut SearchCache, Match, &mut Vec<T>) -> usize,
     ) -> Result<Stop, Stop> {
         let bytes = text.as_bytes();
         let n = bytes.len();
-        cache.searches.clear();
-        // Records at split, split + MARK_STRIDE, ... up to the window's end.
-        let slots = (MARK_WINDOW.min(n - split)) / MARK_STRIDE + 1;
-        if cache.marks.len() < slots {
-            cache.marks.resize(slots, Mark::blank());
-        }
-        let window = (slots - 1) * MARK_STRIDE;
         let mut a = self.start(cache, text, 0).map_err(|_| Stop::Fallback(0))?;
         let mut b = self
-            .start(cache, text, split)
+            .leader(cache, text, split, 0)
             .map_err(|_| Stop::Fallback(0))?;
-        // Records 0..covered were written by this run.
-        let mut covered = 0usize;
+        let mut c = match c_split {
+            Some(at) => Some(
+                self.leader(cache, text, at, 1)
+                    .map_err(|_| Stop::Fallback(0))?,
+            ),
+            None => None,
+        };
         let clears = Self::clears(cache);
-        let mut trusted = true;
+        let [b_spare, c_spare] = spares;
 
-        // Both chains reading: step them together.
-        loop {
-            let rel = b.pos - split;
-            let mark = if b.seen.is_none() {
-                u32::try_from(cache.searches.len()).unwrap_or(NO_SEARCH)
-            } else {
-                NO_SEARCH
-            };
-            let mut room = (n - a.pos).min(n - b.pos);
-            if rel <= window {
-                if rel.is_multiple_of(MARK_STRIDE) {
-                    cache.marks[rel / MARK_STRIDE] = Mark {
-                        sid: b.sid,
-                        search: mark,
-                    };
-                    covered = covered.max(rel / MARK_STRIDE + 1);
+        // Phase 1: three chains reading.
+        let mut b_alive = true;
+        let mut c_done = false;
+        let mut trusted = true;
+        if let Some(c) = c.as_mut() {
+            loop {
+                let room = (n - a.pos)
+                    .min(n - b.chain.pos)
+                    .min(n - c.chain.pos)
+                    .min(b.record(cache))
+                    .min(c.record(cache));
+                if !a.sid.is_tagged() && !b.chain.sid.is_tagged() && !c.chain.sid.is_tagged() {
+                    let fwd = self.re.forward();
+                    let fc = cache.re.as_parts_mut().0;
+                    let ta = &bytes[a.pos..a.pos + room];
+                    let tb = &bytes[b.chain.pos..b.chain.pos + room];
+                    let tc = &bytes[c.chain.pos..c.chain.pos + room];
+                    let mut i = 0;
+                    for ((&x, &y), &z) in ta.iter().zip(tb).zip(tc) {
+                        let na = fwd.next_state_untagged(fc, a.sid, x);
+                        let nb = fwd.next_state_untagged(fc, b.chain.sid, y);
+                        let nc = fwd.next_state_untagged(fc, c.chain.sid, z);
+                        if na.is_tagged() || nb.is_tagged() || nc.is_tagged() {
+                            break;
+                        }
+                        a.sid = na;
+                        b.chain.sid = nb;
+                        c.chain.sid = nc;
+                        i += 1;
+                    }
+                    a.pos += i;
+                    b.chain.pos += i;
+                    c.chain.pos += i;
+                    if i == room && room > 0 {
+                        continue;
+                    }
                 }
-                // Stop at the next position chain B records.
-                room = room.min(MARK_STRIDE - rel % MARK_STRIDE);
+                // Careful steps: chain C, B, then A. After a clear of the
+                // lazy DFA's cache, a state of another chain may name a
+                // state that is gone: chain A starts its current search
+                // again and goes on alone.
+                let c_reading = self
+                    .step_leader(cache, text, c, c_spare, on_match)
+                    .map_err(|_| Stop::Fallback(a.at))?;
+                if Self::clears(cache) != clears {
+                    trusted = false;
+                    let at = a.at;
+                    self.restart(cache, text, &mut a, at)?;
+                    break;
+                }
+                if !c_reading {
+                    c_done = true;
+                    break;
+                }
+                let b_reading = self
+                    .step_leader(cache, text, &mut b, b_spare, on_match)
+                    .map_err(|_| Stop::Fallback(a.at))?;
+                if Self::clears(cache) != clears {
+                    trusted = false;
+                    let at = a.at;
+                    self.restart(cache, text, &mut a, at)?;
+                    break;
+                }
+                if !b_reading {
+                    // B's searches reached the end: C's results are not needed.
+                    b_alive = false;
+                    break;
+                }
+                self.step_a(cache, text, &mut a, out, on_match)?;
+                if Self::clears(cache) != clears {
+                    // Chain A's state survives a clear it caused; B's and
+                    // C's states and records may not.
+                    trusted = false;
+                    break;
+                }
             }
-            let mut i = 0;
-            if !a.sid.is_tagged() && !b.sid.is_tagged() {
+        }
+
+        // Phase 2: chains A and B reading; B joins C where their states agree.
+        let c_split = c_split.unwrap_or(n);
+        let c_covered = c.as_ref().filter(|_| c_done).map_or(0, |c| c.covered);
+        while trusted && b_alive {
+            if b.chain.seen.is_none() && b.chain.pos >= c_split {
+                let rel = b.chain.pos - c_split;
+                if rel.is_multiple_of(MARK_STRIDE) && rel / MARK_STRIDE < c_covered {
+                    let mark = cache.marks[1][rel / MARK_STRIDE];
+                    if mark.search != NO_SEARCH && mark.sid == b.chain.sid {
+                        let j = mark.search as usize;
+                        let joined =
+                            self.join_leaders(cache, text, &mut b, j, b_spare, c_spare, on_match);
+                        if Self::clears(cache) != clears {
+                            trusted = false;
+                            let at = a.at;
+                            self.restart(cache, text, &mut a, at)?;
+                            break;
+                        }
+                        match joined {
+                            Ok(Leading::Joined) => {
+                                *joins += 1;
+                                break;
+                            }
+                            Ok(Leading::Ended) => break,
+                            Ok(Leading::Reading) => continue,
+                            Err(()) => return Err(Stop::Fallback(a.at)),
+                        }
+                    }
+                }
+            }
+            // Stop where chain B records its state, and where it may join C.
+            let to_c_record = if b.chain.pos < c_split {
+                c_split - b.chain.pos
+            } else {
+                let rel = b.chain.pos - c_split;
+                if rel / MARK_STRIDE < c_covered {
+                    MARK_STRIDE - rel % MARK_STRIDE
+                } else {
+                    usize::MAX
+                }
+            };
+            let room = (n - a.pos)
+                .min(n - b.chain.pos)
+                .min(b.record(cache))
+                .min(to_c_record);
+            if !a.sid.is_tagged() && !b.chain.sid.is_tagged() {
                 let fwd = self.re.forward();
                 let fc = cache.re.as_parts_mut().0;
-                let (ta, tb) = (&bytes[a.pos..a.pos + room], &bytes[b.pos..b.pos + room]);
+                let ta = &bytes[a.pos..a.pos + room];
+                let tb = &bytes[b.chain.pos..b.chain.pos + room];
+                let mut i = 0;
                 for (&x, &y) in ta.iter().zip(tb) {
                     let na = fwd.next_state_untagged(fc, a.sid, x);
-                    let nb = fwd.next_state_untagged(fc, b.sid, y);
+                    let nb = fwd.next_state_untagged(fc, b.chain.sid, y);
                     if na.is_tagged() || nb.is_tagged() {
                         break;
                     }
                     a.sid = na;
-                    b.sid = nb;
+                    b.chain.sid = nb;
                     i += 1;
                 }
                 a.pos += i;
-                b.pos += i;
+                b.chain.pos += i;
                 if i == room && room > 0 {
                     continue;
                 }
@@ -581,36 +728,13 @@ impl PatternSearch {
             // A state needs care (a transition to compute, a match, a
             // dead end) or a chain is at the end: one careful step each,
             // chain B first.
-            match self.step(cache, bytes, &mut b) {
-                Ok(Step::Reading) => {}
-                Ok(Step::Ended(seen)) => {
-                    let found = seen
-                        .map(|s| self.whole(cache, text, b.at, s))
-                        .transpose()
-                        .map_err(|_| Stop::Fallback(a.at))?;
-                    cache.searches.push(Searched {
-                        found,
-                        produced: spare.len(),
-                    });
-                    let next = found.map_or(n, |m| on_match(cache, m, spare));
-                    if next >= n {
-                        break;
-                    }
-                    // Records chain B will not pass are blanks.
-                    let to = (next - split).div_ceil(MARK_STRIDE).min(slots);
-                    if to > covered {
-                        cache.marks[covered..to].fill(Mark::blank());
-                        covered = to;
-                    }
-                    b = self
-                        .start(cache, text, next)
-                        .map_err(|_| Stop::Fallback(a.at))?;
-                }
-                Err(_) => return Err(Stop::Fallback(a.at)),
+            if !self
+                .step_leader(cache, text, &mut b, b_spare, on_match)
+                .map_err(|_| Stop::Fallback(a.at))?
+            {
+                break;
             }
             if Self::clears(cache) != clears {
-                // Chain A's state may name a state that is gone: it starts
-                // its current search again and goes on alone.
                 trusted = false;
                 let at = a.at;
                 self.restart(cache, text, &mut a, at)?;
@@ -618,26 +742,25 @@ impl PatternSearch {
             }
             self.step_a(cache, text, &mut a, out, on_match)?;
             if Self::clears(cache) != clears {
-                // Chain A's state survives a clear it caused; chain B's
-                // state and records may not.
                 trusted = false;
                 break;
             }
         }
 
-        // Chain A alone, joining chain B where their states agree.
+        // Phase 3: chain A alone, joining chain B where their states agree.
         loop {
             let rel = a.pos.wrapping_sub(split);
             if trusted
                 && a.seen.is_none()
                 && a.pos >= split
                 && rel.is_multiple_of(MARK_STRIDE)
-                && rel / MARK_STRIDE < covered
+                && rel / MARK_STRIDE < b.covered
             {
-                let mark = cache.marks[rel / MARK_STRIDE];
+                let mark = cache.marks[0][rel / MARK_STRIDE];
                 if mark.search != NO_SEARCH && mark.sid == a.sid {
                     let j = mark.search as usize;
-                    let Some(next) = self.join(cache, text, &a, j, out, spare, on_match)? else {
+                    let Some(next) = self.join(cache, text, &a, j, out, b_spare, on_match)? else {
+                        *joins += 1;
                         return Ok(Stop::Joined);
                     };
                     self.restart(cache, text, &mut a, next)?;
@@ -666,6 +789,87 @@ impl PatternSearch {
         }
     }
 
+    /// Chain B (`k` 0) or C (`k` 1), starting at `split`, with an empty list
+    /// of searches and room for its records.
+    fn leader(
+        &self,
+        cache: &mut SearchCache,
+        text: &str,
+        split: usize,
+        k: usize,
+    ) -> Result<Leader, MatchError> {
+        cache.searches[k].clear();
+        // Records at split, split + MARK_STRIDE, ... up to the window's end.
+        let slots = MARK_WINDOW.min(text.len() - split) / MARK_STRIDE + 1;
+        if cache.marks[k].len() < slots {
+            cache.marks[k].resize(slots, Mark::blank());
+        }
+        Ok(Leader {
+            chain: self.start(cache, text, split)?,
+            split,
+            k,
+            slots,
+            covered: 0,
+        })
+    }
+
+    /// One careful step of a leading chain: when its search ends, the
+    /// search is recorded, its match goes to `on_match` and the next search
+    /// starts. `Ok(false)` when its searches have reached the end.
+    #[inline(always)]
+    fn step_leader<T>(
+        &self,
+        cache: &mut SearchCache,
+        text: &str,
+        l: &mut Leader,
+        spare: &mut Vec<T>,
+        on_match: &mut impl FnMut(&mut SearchCache, Match, &mut Vec<T>) -> usize,
+    ) -> Result<bool, ()> {
+        match self.step(cache, text.as_bytes(), &mut l.chain) {
+            Ok(Step::Reading) => Ok(true),
+            Ok(Step::Ended(seen)) => {
+                let found = seen
+                    .map(|s| self.whole(cache, text, l.chain.at, s))
+                    .transpose()
+                    .map_err(|_| ())?;
+                self.end_search(cache, text, l, found, spare, on_match)
+            }
+            Err(_) => Err(()),
+        }
+    }
+
+    /// A leading chain's search ended with `found`: records it, hands the
+    /// match to `on_match` and starts the next search. `Ok(false)` when no
+    /// search follows.
+    #[inline]
+    fn end_search<T>(
+        &self,
+        cache: &mut SearchCache,
+        text: &str,
+        l: &mut Leader,
+        found: Option<Match>,
+        spare: &mut Vec<T>,
+        on_match: &mut impl FnMut(&mut SearchCache, Match, &mut Vec<T>) -> usize,
+    ) -> Result<bool, ()> {
+        let n = text.len();
+        cache.searches[l.k].push(Searched {
+            found,
+            produced: spare.len(),
+        });
+        let next = found.map_or(n, |m| on_match(cache, m, spare));
+        if next >= n {
+            return Ok(false);
+        }
+        // Records the chain will not pass are blanks.
+        let to = (next - l.split).div_ceil(MARK_STRIDE).min(l.slots);
+        if to > l.covered {
+            cache.marks[l.k][l.covered..to].fill(Mark::blank());
+            l.covered = to;
+        }
+        l.chain = self.start(cache, text, next).map_err(|_| ())?;
+        Ok(true)
+    }
+
     /// Chain A, reading at a position where its state is chain B's in B's
     /// search `j`, takes that search's end. If its match starts where B's
     /// did, B's results from search `j` on are A's: they move to `out`, and
@@ -682,7 +886,7 @@ impl PatternSearch {
         spare: &mut Vec<T>,
         on_match: &mut impl FnMut(&mut SearchCache, Match, &mut Vec<T>) -> usize,
     ) -> Result<Option<usize>, Stop> {
-        let Some(&searched) = cache.searches.get(j) else {
+        let Some(&searched) = cache.searches[0].get(j) else {
             return Err(Stop::Fallback(a.at));
         };
         let Some(theirs) = searched.found else {
@@ -698,6 +902,102 @@ impl PatternSearch {
         }
         Ok(Some(on_match(cache, ours, out)))
     }
+
+    /// Chain B, reading at a position where its state is chain C's in C's
+    /// search `j`, as [`PatternSearch::join`] for chain A: if B's match
+    /// starts where C's did, C's results from search `j` on are B's, after
+    /// B's own, and B's current search is recorded with C's match (chain A
+    /// may join B in that search later).
+    #[allow(clippy::too_many_arguments)]
+    fn join_leaders<T>(
+        &self,
+        cache: &mut SearchCache,
+        text: &str,
+        b: &mut Leader,
+        j: usize,
+        b_spare: &mut Vec<T>,
+        c_spare: &mut Vec<T>,
+        on_match: &mut impl FnMut(&mut SearchCache, Match, &mut Vec<T>) -> usize,
+    ) -> Result<Leading, ()> {
+        let Some(&searched) = cache.searches[1].get(j) else {
+            return Err(());
+        };
+        let ours = match searched.found {
+            None => None,
+            Some(theirs) => {
+                let ours = self
+                    .whole(cache, text, b.chain.at, (theirs.end(), theirs.pattern()))
+                    .map_err(|_| ())?;
+                if ours.start() != theirs.start() {
+                    return Ok(
+                        if self.end_search(cache, text, b, Some(ours), b_spare, on_match)? {
+                            Leading::Reading
+                        } else {
+                            Leading::Ended
+                        },
+                    );
+                }
+                Some(ours)
+            }
+        };
+        cache.searches[0].push(Searched {
+            found: ours,
+            produced: b_spare.len(),
+        });
+        b_spare.extend(c_spare.drain(searched.produced..));
+        Ok(Leading::Joined)
+    }
+}
+
+/// Chain B or C: a chain of searches that starts at a split and records its
+/// states for the chain before it to join.
+struct Leader {
+    chain: Chain,
+    /// Where its first search starts.
+    split: usize,
+    /// Which of the cache's record and search lists are its own.
+    k: usize,
+    /// How many records it may write.
+    slots: usize,
+    /// Records `0..covered` were written by this run.
+    covered: usize,
+}
+
+impl Leader {
+    /// At a record position within the window, records the chain's state
+    /// before its next byte. Returns how many bytes the chain may read
+    /// before its next record position (unbounded past the window).
+    #[inline(always)]
+    fn record(&mut self, cache: &mut SearchCache) -> usize {
+        let rel = self.chain.pos - self.split;
+        let at = rel / MARK_STRIDE;
+        if at >= self.slots {
+            return usize::MAX;
+        }
+        if rel.is_multiple_of(MARK_STRIDE) {
+            let search = if self.chain.seen.is_none() {
+                u32::try_from(cache.searches[self.k].len()).unwrap_or(NO_SEARCH)
+            } else {
+                NO_SEARCH
+            };
+            cache.marks[self.k][at] = Mark {
+                sid: self.chain.sid,
+                search,
+            };
+            self.covered = self.covered.max(at + 1);
+        }
+        MARK_STRIDE - rel % MARK_STRIDE
+    }
+}
+
+/// What a join attempt of chain B left it doing.
+enum Leading {
+    /// B took C's results: done.
+    Joined,
+    /// B's own searches reached the end: done.
+    Ended,
+    /// B handled its own match and goes on.
+    Reading,
 }
 
 #[cfg(test)]
@@ -755,24 +1055,36 @@ mod tests {
     }
 
     /// Every match kept, as `(pattern, start, end)`, of the chain `rule`
-    /// drives, and whether chain A joined chain B.
+    /// drives, and how many chains joined the next one.
     fn chain(
         search: &PatternSearch,
         cache: &mut SearchCache,
         text: &str,
-        split: usize,
+        splits: Splits,
         rule: Rule,
-    ) -> (Vec<(usize, usize, usize)>, bool) {
-        let (mut out, mut spare) = (Vec::new(), Vec::new());
-        let joined = search.run(cache, text, split, &mut out, &mut spare, |_, m, out| {
+    ) -> (Vec<(usize, usize, usize)>, usize) {
+        let (mut out, mut spares) = (Vec::new(), [Vec::new(), Vec::new()]);
+        let joins = search.run(cache, text, splits, &mut out, &mut spares, |_, m, out| {
             let (keep, next) = rule(&m);
             if keep {
                 out.push((m.pattern().as_usize(), m.start(), m.end()));
             }
             next
         });
-        assert!(spare.is_empty());
-        (out, joined)
+        assert!(spares.iter().all(Vec::is_empty));
+        (out, joins)
+    }
+
+    /// How many chains `splits` makes for a text of `n` bytes.
+    fn chains(splits: Splits, n: usize) -> usize {
+        let [b, c] = splits;
+        if b == 0 || b >= n {
+            1
+        } else if c > b && c < n {
+            3
+        } else {
+            2
+        }
     }
 
     /// The same chain through the NFA simulation alone.
@@ -825,26 +1137,28 @@ mod tests {
     }
 
     #[test]
-    fn two_chains_join_on_ordinary_text_and_agree_with_one() {
+    fn chains_join_on_ordinary_text_and_agree_with_one() {
         let search = PatternSearch::new(&scanner_patterns()).unwrap();
         let mut cache = search.create_cache();
-        let text = text_of(&(0..40).collect::<Vec<_>>());
-        let split = split_point(&text);
-        assert!(split > 0);
-        let (one, _) = chain(&search, &mut cache, &text, 0, keep_all);
-        let (two, joined) = chain(&search, &mut cache, &text, split, keep_all);
+        let text = text_of(&(0..80).collect::<Vec<_>>());
+        let (one, _) = chain(&search, &mut cache, &text, [0, 0], keep_all);
         assert!(one.len() > 10, "{one:?}");
-        assert_eq!(one, two);
-        assert!(joined, "chain A never joined chain B");
         assert_eq!(one, fallback(&search, &text, keep_all));
+        let mid = split_points(&text[..text.len() / 2 + 100]);
+        for splits in [split_points(&text), [mid[0], 0]] {
+            let (more, joins) = chain(&search, &mut cache, &text, splits, keep_all);
+            assert_eq!(one, more, "{splits:?}");
+            assert_eq!(joins, chains(splits, text.len()) - 1, "{splits:?}");
+        }
+        assert_eq!(chains(split_points(&text), text.len()), 3);
     }
 
-    /// Chain A must keep joining chain B on realistic text of any length,
-    /// split in the middle as the scanner splits it: a change that stopped the
-    /// joins would find the same matches, only slower (chain A would walk
-    /// the whole text alone after the lockstep part).
+    /// Each chain must keep joining the next on realistic text of any
+    /// length, split as the scanner splits it: a change that stopped the
+    /// joins would find the same matches, only slower (a chain would walk
+    /// the rest of the text alone after the lockstep part).
     #[test]
-    fn two_chains_join_on_mixed_text_of_any_length() {
+    fn chains_join_on_mixed_text_of_any_length() {
         let search = PatternSearch::new(&scanner_patterns()).unwrap();
         let mut cache = search.create_cache();
         let realistic: Vec<&str> = [0, 1, 2, 3, 4, 8, 9]
@@ -865,12 +1179,33 @@ mod tests {
                 state ^= state << 17;
                 text.push_str(realistic[(state % realistic.len() as u64) as usize]);
             }
-            let split = split_point(&text);
-            let (one, _) = chain(&search, &mut cache, &text, 0, keep_all);
-            let (two, joined) = chain(&search, &mut cache, &text, split, keep_all);
-            assert_eq!(one, two, "{size} bytes");
-            assert!(joined, "chain A never joined chain B on {size} bytes");
+            let splits = split_points(&text);
+            let (one, _) = chain(&search, &mut cache, &text, [0, 0], keep_all);
+            let (more, joins) = chain(&search, &mut cache, &text, splits, keep_all);
+            assert_eq!(one, more, "{size} bytes");
+            let want = chains(splits, text.len()) - 1;
+            assert_eq!(joins, want, "{size} bytes: {joins} of {want} joins");
         }
+    }
+
+    /// Prose without a match across both splits: chain B's first search
+    /// runs from its start past chain C's, and B joins C inside it; chain
+    /// A then joins B in that same search, which B must have recorded.
+    #[test]
+    fn a_chain_joins_one_that_joined_inside_the_same_search() {
+        let search = PatternSearch::new(&scanner_patterns()).unwrap();
+        let mut cache = search.create_cache();
+        let text = format!(
+            "card 4111 1111 1111 1111 {} 10.20.30.40 end",
+            FRAGMENTS[4].repeat(40)
+        );
+        let splits = split_points(&text);
+        assert_eq!(chains(splits, text.len()), 3);
+        let (one, _) = chain(&search, &mut cache, &text, [0, 0], keep_all);
+        let (three, joins) = chain(&search, &mut cache, &text, splits, keep_all);
+        assert_eq!(one.len(), 2, "{one:?}");
+        assert_eq!(one, three);
+        assert_eq!(joins, 2);
     }
 
     #[test]
@@ -880,11 +1215,13 @@ mod tests {
         let search = PatternSearch::new(AWKWARD).unwrap();
         let mut cache = search.create_cache();
         let text = format!("{} {}b tail foo", "z".repeat(600), "a".repeat(800));
-        let split = 1000;
-        let (one, _) = chain(&search, &mut cache, &text, 0, keep_all);
-        let (two, _) = chain(&search, &mut cache, &text, split, keep_all);
+        let (one, _) = chain(&search, &mut cache, &text, [0, 0], keep_all);
         assert_eq!(one, vec![(0, 601, 1402), (4, 1408, 1411)]);
-        assert_eq!(one, two);
+        // The run across chain B's start, chain C's, or both.
+        for splits in [[1000, 0], [300, 1000], [700, 1000], [1000, 1200]] {
+            let (more, _) = chain(&search, &mut cache, &text, splits, keep_all);
+            assert_eq!(one, more, "{splits:?}");
+        }
     }
 
     #[test]
@@ -915,11 +1252,12 @@ mod tests {
         let mut big_cache = big.create_cache();
         let before = cache.re.as_parts_mut().0.clear_count();
         for keep in [keep_all as Rule, keep_odd_starts, skip_ahead] {
-            let (want, _) = chain(&big, &mut big_cache, &text, 0, keep);
+            let (want, _) = chain(&big, &mut big_cache, &text, [0, 0], keep);
             for k in 0..24 {
-                let split = text.len() * k / 24;
-                let (got, _) = chain(&small, &mut cache, &text, split, keep);
-                assert_eq!(got, want, "split {split}");
+                let b = text.len() * k / 24;
+                let c = if k % 2 == 0 { b + text.len() / 5 } else { 0 };
+                let (got, _) = chain(&small, &mut cache, &text, [b, c], keep);
+                assert_eq!(got, want, "splits {b} {c}");
             }
         }
         assert!(
@@ -931,12 +1269,13 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
-        /// Any split gives what one chain gives, with the scanner's patterns
+        /// Any splits give what one chain gives, with the scanner's patterns
         /// and with awkward ones, taking every match or refusing some.
         #[test]
         fn any_split_finds_what_one_chain_finds(
             parts in proptest::collection::vec(0usize..64, 0..80),
             fraction in 0.0f64..1.0,
+            second in 0.0f64..1.0,
             awkward in any::<bool>(),
             rule in 0usize..3,
         ) {
@@ -958,9 +1297,13 @@ mod tests {
             let mut cache = cache.lock().unwrap();
             let rule = [keep_all as Rule, keep_odd_starts, skip_ahead][rule];
             let text = text_of(&parts);
-            let (one, _) = chain(search, &mut cache, &text, 0, rule);
-            let (two, _) = chain(search, &mut cache, &text, split_of(&text, fraction), rule);
+            let (one, _) = chain(search, &mut cache, &text, [0, 0], rule);
+            let b = split_of(&text, fraction);
+            let (two, _) = chain(search, &mut cache, &text, [b, 0], rule);
             prop_assert_eq!(&one, &two);
+            // A second fraction before the first makes two chains only.
+            let (three, _) = chain(search, &mut cache, &text, [b, split_of(&text, second)], rule);
+            prop_assert_eq!(&one, &three);
             prop_assert_eq!(one, fallback(search, &text, rule));
         }
     }
