@@ -1022,19 +1022,24 @@ impl Scanner {
             if e.groups & group::TITLE == 0 || e.ascii {
                 continue;
             }
-            let before = &text[..h.start];
-            let ideographs: Vec<(usize, char)> = before
-                .char_indices()
-                .rev()
-                .take_while(|(_, c)| ('\u{4E00}'..='\u{9FFF}').contains(c))
-                .take(3)
-                .collect();
-            // Longest span whose first character is a family name.
-            let Some(&(start, _)) = ideographs
-                .iter()
-                .rev()
-                .find(|(_, c)| names::CHINESE_SURNAME_CHARS.contains(*c))
-            else {
+            // Up to three ideographs right before the title: the longest
+            // span whose first character is a family name.
+            let mut start = None;
+            let mut at = h.start;
+            for _ in 0..3 {
+                let Some(c) = text[..at]
+                    .chars()
+                    .next_back()
+                    .filter(|c| ('\u{4E00}'..='\u{9FFF}').contains(c))
+                else {
+                    break;
+                };
+                at -= c.len_utf8();
+                if names::is_chinese_surname_char(c) {
+                    start = Some(at);
+                }
+            }
+            let Some(start) = start else {
                 continue;
             };
             let end = h.start;

@@ -316,6 +316,8 @@ fn names() {
     found("請致電 9876 5432 聯絡陳先生。", "陳", Kind::Person);
     found("王小明女士今天來了", "王小明", Kind::Person);
     found("我们的李医生很好", "李", Kind::Person);
+    // The longest span: the family name farthest from the title.
+    found("請找林小林先生", "林小林", Kind::Person);
     for text in ["這位先生很好", "一位老師說", "先生您好"] {
         assert!(
             !scanner().scan(text).iter().any(|f| f.kind == Kind::Person),
