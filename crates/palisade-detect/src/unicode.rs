@@ -126,13 +126,14 @@ impl Walk {
         };
         let pos = i;
         let len = c.len_utf8();
-        if self.check && !self.needs {
-            self.needs = char_needs_normalization(c);
-        }
+        self.check_normalization(c);
         if is_tag(c) {
             let mut end = pos + len;
             let mut n = 1;
             while let Some(d) = text[end..].chars().next().filter(|d| is_tag(*d)) {
+                // The run's characters are not visited on their own: the
+                // normalisation check looks at each here.
+                self.check_normalization(d);
                 end += d.len_utf8();
                 n += 1;
             }
@@ -176,6 +177,9 @@ impl Walk {
             let mut end = pos + len;
             let mut n = 1;
             while let Some(d) = text[end..].chars().next().filter(|d| is_invisible(*d)) {
+                // The run's characters are not visited on their own: the
+                // normalisation check looks at each here.
+                self.check_normalization(d);
                 end += d.len_utf8();
                 n += 1;
             }
@@ -233,6 +237,14 @@ impl Walk {
         pos + len
     }
 
+    /// Notes whether `c` needs normalising (only with `check`, and until
+    /// one character does).
+    fn check_normalization(&mut self, c: char) {
+        if self.check && !self.needs {
+            self.needs = char_needs_normalization(c);
+        }
+    }
+
     fn finish(mut self) -> (Vec<Finding>, bool) {
         self.out.sort_by_key(|f| f.start);
         (self.out, self.needs)
@@ -254,6 +266,24 @@ mod tests {
             scan("log in to pаypal now")[0].detector,
             "mixed_script_word"
         );
+    }
+
+    #[test]
+    fn characters_inside_a_run_count_for_the_normalisation_check() {
+        // The Hangul filler needs no normalising but starts an invisible
+        // run; the zero-width space after it does.
+        for text in [
+            "\u{3164}\u{200B}",
+            "x\u{E0041}\u{E0042}",
+            "a\u{200C}\u{200B}b",
+        ] {
+            assert_eq!(
+                scan_checking(text, true).1,
+                crate::normalize::needs_normalization(text),
+                "{text:?}"
+            );
+        }
+        assert!(scan_checking("\u{3164}\u{200B}", true).1);
     }
 
     #[test]
