@@ -176,8 +176,8 @@ const PLACEHOLDER_WORDS: &[&str] = &[
 /// a placeholder, not a run of one character, and with enough entropy.
 pub fn plausible_secret(value: &str) -> bool {
     let v = value.as_bytes();
-    if contains_any(v, DOCUMENTED_EXAMPLES, &EXAMPLE_FIRST, false)
-        || contains_any(v, PLACEHOLDER_WORDS, &PLACEHOLDER_FIRST, true)
+    if contains_any(v, DOCUMENTED_EXAMPLES, &EXAMPLE_LEADS, false)
+        || contains_any(v, PLACEHOLDER_WORDS, &PLACEHOLDER_LEADS, true)
     {
         return false;
     }
@@ -188,14 +188,26 @@ pub fn plausible_secret(value: &str) -> bool {
     entropy(value) >= min
 }
 
-/// For each byte, a bit mask of the `needles` (at most 32) starting with it.
-const fn first_bytes(needles: &[&str]) -> [u32; 256] {
-    let mut t = [0u32; 256];
+/// For each byte, a bit mask of the `needles` (at most 32) whose first
+/// byte it is (`[0]`), and of those whose second byte it is or that have
+/// none (`[1]`): a needle can start at a position only if its bit is set
+/// in both masks of the two bytes there.
+const fn lead_bytes(needles: &[&str]) -> [[u32; 256]; 2] {
+    let mut t = [[0u32; 256]; 2];
     let mut i = 0;
     while i < needles.len() && i < 32 {
         let b = needles[i].as_bytes();
         if !b.is_empty() {
-            t[b[0] as usize] |= 1 << i;
+            t[0][b[0] as usize] |= 1 << i;
+        }
+        if b.len() >= 2 {
+            t[1][b[1] as usize] |= 1 << i;
+        } else {
+            let mut c = 0;
+            while c < 256 {
+                t[1][c] |= 1 << i;
+                c += 1;
+            }
         }
         i += 1;
     }
@@ -203,22 +215,22 @@ const fn first_bytes(needles: &[&str]) -> [u32; 256] {
 }
 
 const _: () = assert!(DOCUMENTED_EXAMPLES.len() <= 32 && PLACEHOLDER_WORDS.len() <= 32);
-const EXAMPLE_FIRST: [u32; 256] = first_bytes(DOCUMENTED_EXAMPLES);
-const PLACEHOLDER_FIRST: [u32; 256] = first_bytes(PLACEHOLDER_WORDS);
+const EXAMPLE_LEADS: [[u32; 256]; 2] = lead_bytes(DOCUMENTED_EXAMPLES);
+const PLACEHOLDER_LEADS: [[u32; 256]; 2] = lead_bytes(PLACEHOLDER_WORDS);
 
 /// True when `hay` contains one of `needles` (ASCII case-insensitively when
 /// `fold`; the needles are then lower case). One pass over `hay`, comparing
-/// only the needles whose first byte matches (`firsts`, from
-/// [`first_bytes`]): `str::contains` per needle set up a searcher each time
-/// and cost more than the rest of the check.
-fn contains_any(hay: &[u8], needles: &[&str], firsts: &[u32; 256], fold: bool) -> bool {
+/// only the needles whose first two bytes match there (`leads`, from
+/// [`lead_bytes`]): `str::contains` per needle set up a searcher each time
+/// and cost more than the rest of the check, and a first-byte test alone
+/// let common letters (`e`, `s`, `t`) through to a comparison.
+fn contains_any(hay: &[u8], needles: &[&str], leads: &[[u32; 256]; 2], fold: bool) -> bool {
+    let byte = |i: usize| {
+        let b = hay.get(i).copied().unwrap_or(0);
+        usize::from(if fold { b.to_ascii_lowercase() } else { b })
+    };
     (0..hay.len()).any(|i| {
-        let first = if fold {
-            hay[i].to_ascii_lowercase()
-        } else {
-            hay[i]
-        };
-        let mut mask = firsts[first as usize];
+        let mut mask = leads[0][byte(i)] & leads[1][byte(i + 1)];
         while mask != 0 {
             let k = mask.trailing_zeros() as usize;
             mask &= mask - 1;
@@ -355,6 +367,11 @@ mod tests {
         ));
         assert!(!plausible_secret("<YOUR_API_KEY>"));
         assert!(plausible_secret("ghp_R8mK2pQ9xL4vN7wT1yH6jB3cF5gD0sA2eZ8u"));
+        // One-byte needles, at the end too; a needle split by case.
+        assert!(!plausible_secret("R8mK2pQ9xL4vN7wT1yH6jB3cF5gD0s>"));
+        assert!(!plausible_secret("R8mK2pQ9xL4v{{N7wT1yH6jB3cF5gD0s"));
+        assert!(!plausible_secret("R8mK2pQ9xL4vN7wT1yChAnGeMe3cF5gD0s"));
+        assert!(plausible_secret("R8mK2pQ9xL4vN7wT1yH6jB3cF5gD0s"));
     }
 
     #[test]
