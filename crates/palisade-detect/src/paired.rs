@@ -659,6 +659,10 @@ impl PatternSearch {
         }
 
         // Phase 2: chains A and B reading; B joins C where their states agree.
+        // C's results from the search where B joined are B's last ones;
+        // they stay in C's list (a copy into B's would grow it past the
+        // allocator's reuse of freed blocks on long texts).
+        let mut b_joined = None;
         let c_split = c_split.unwrap_or(n);
         let c_covered = c.as_ref().filter(|_| c_done).map_or(0, |c| c.covered);
         while trusted && b_alive {
@@ -668,8 +672,7 @@ impl PatternSearch {
                     let mark = cache.marks[1][rel / MARK_STRIDE];
                     if mark.search != NO_SEARCH && mark.sid == b.chain.sid {
                         let j = mark.search as usize;
-                        let joined =
-                            self.join_leaders(cache, text, &mut b, j, b_spare, c_spare, on_match);
+                        let joined = self.join_leaders(cache, text, &mut b, j, b_spare, on_match);
                         if Self::clears(cache) != clears {
                             trusted = false;
                             let at = a.at;
@@ -677,8 +680,9 @@ impl PatternSearch {
                             break;
                         }
                         match joined {
-                            Ok(Leading::Joined) => {
+                            Ok(Leading::Joined(from)) => {
                                 *joins += 1;
+                                b_joined = Some(from);
                                 break;
                             }
                             Ok(Leading::Ended) => break,
@@ -761,6 +765,10 @@ impl PatternSearch {
                     let j = mark.search as usize;
                     let Some(next) = self.join(cache, text, &a, j, out, b_spare, on_match)? else {
                         *joins += 1;
+                        // Chain B's results end with C's from where B joined.
+                        if let Some(from) = b_joined {
+                            out.extend(c_spare.drain(from..));
+                        }
                         return Ok(Stop::Joined);
                     };
                     self.restart(cache, text, &mut a, next)?;
@@ -905,10 +913,10 @@ impl PatternSearch {
 
     /// Chain B, reading at a position where its state is chain C's in C's
     /// search `j`, as [`PatternSearch::join`] for chain A: if B's match
-    /// starts where C's did, C's results from search `j` on are B's, after
-    /// B's own, and B's current search is recorded with C's match (chain A
-    /// may join B in that search later).
-    #[allow(clippy::too_many_arguments)]
+    /// starts where C's did, C's results from search `j` on are B's last
+    /// ones ([`Leading::Joined`] says where they start in C's list), and
+    /// B's current search is recorded with C's match (chain A may join B
+    /// in that search later).
     fn join_leaders<T>(
         &self,
         cache: &mut SearchCache,
@@ -916,7 +924,6 @@ impl PatternSearch {
         b: &mut Leader,
         j: usize,
         b_spare: &mut Vec<T>,
-        c_spare: &mut Vec<T>,
         on_match: &mut impl FnMut(&mut SearchCache, Match, &mut Vec<T>) -> usize,
     ) -> Result<Leading, ()> {
         let Some(&searched) = cache.searches[1].get(j) else {
@@ -944,8 +951,7 @@ impl PatternSearch {
             found: ours,
             produced: b_spare.len(),
         });
-        b_spare.extend(c_spare.drain(searched.produced..));
-        Ok(Leading::Joined)
+        Ok(Leading::Joined(searched.produced))
     }
 }
 
@@ -992,8 +998,8 @@ impl Leader {
 
 /// What a join attempt of chain B left it doing.
 enum Leading {
-    /// B took C's results: done.
-    Joined,
+    /// B took C's results from this one on: done.
+    Joined(usize),
     /// B's own searches reached the end: done.
     Ended,
     /// B handled its own match and goes on.
