@@ -32,7 +32,7 @@ use regex_automata::util::pool::Pool;
 use regex_automata::util::syntax;
 use regex_automata::{Anchored, Input, Match, MatchKind, PatternID};
 
-use crate::context::{KEYWORDS, group};
+use crate::context::{KEYWORDS, group, is_word_byte};
 use crate::finding::{Finding, Kind, resolve_overlaps};
 use crate::lexicon::{LexHit, Lexicon, LexiconBuilder};
 use crate::names::{self, NameModel, NameRole};
@@ -1499,11 +1499,7 @@ fn repeated_name_words(
 /// saw at the same place (its leading ASCII word bytes) get the same bit.
 fn head_bit(w: &[u8]) -> usize {
     let first = w.first().copied().unwrap_or(0);
-    let second = w
-        .get(1)
-        .copied()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == b'_')
-        .unwrap_or(0);
+    let second = w.get(1).copied().filter(|&c| is_word_byte(c)).unwrap_or(0);
     (usize::from(first) * 31 + usize::from(second)) & 255
 }
 

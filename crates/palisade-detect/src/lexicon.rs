@@ -40,17 +40,16 @@ struct Slot {
     head: u32,
 }
 
-/// Folds a word into 64 bits: its first eight bytes exactly, later bytes
-/// rotated in. Computed byte by byte while the word is walked.
-#[inline]
-fn fold(key: u64, b: u8) -> u64 {
-    key.rotate_left(8) ^ u64::from(b)
+/// Where the run of word bytes from `from` ends (byte by byte).
+fn word_end(b: &[u8], from: usize) -> usize {
+    from + b[from..].iter().take_while(|&&c| WORD[c as usize]).count()
 }
 
-/// The folded key of a whole word, as the walk in [`Lexicon::find`] builds
-/// it.
+/// A word folded into 64 bits, the hash table's key: its first eight bytes
+/// exactly (read big-endian), later bytes rotated in.
 fn word_key(w: &[u8]) -> u64 {
-    w.iter().fold(0, |k, &b| fold(k, b))
+    w.iter()
+        .fold(0, |k: u64, &b| k.rotate_left(8) ^ u64::from(b))
 }
 
 /// Slot index for a folded word key.
@@ -306,9 +305,7 @@ impl Lexicon {
                     if b.get(after).is_some_and(|&c| WORD[c as usize])
                         && WORD[b[after - 1] as usize]
                     {
-                        let e =
-                            after + b[after..].iter().take_while(|&&c| WORD[c as usize]).count();
-                        self.at_word(b, after, e, out, caps)
+                        self.at_word(b, after, word_end(b, after), out, caps)
                     } else {
                         after
                     }
@@ -319,8 +316,7 @@ impl Lexicon {
                     let e = if rest != 0 {
                         p + rest.trailing_zeros() as usize
                     } else {
-                        let from = base + 64;
-                        from + b[from..].iter().take_while(|&&c| WORD[c as usize]).count()
+                        word_end(b, base + 64)
                     };
                     self.at_word(b, p, e, out, caps)
                 };
@@ -342,7 +338,7 @@ impl Lexicon {
         let n = b.len();
         let len = e - s;
         // For up to eight bytes the key is the bytes themselves read
-        // big-endian, as `fold` builds it: one load where the text has
+        // big-endian, as `word_key` builds it: one load where the text has
         // eight bytes from `s`.
         let key = match b.get(s..s + 8) {
             Some(chunk) if len <= 8 => {

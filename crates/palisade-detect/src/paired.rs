@@ -159,10 +159,9 @@ enum Step {
 
 /// How a scan of chain A ends when it stops early.
 enum Stop {
-    /// Chain A reached the end alone.
+    /// Chain A's results are complete: it reached the end, or it took the
+    /// next chain's results.
     Done,
-    /// Chain A joined chain B and took its results.
-    Joined,
     /// A lazy DFA refused (it cannot with this crate's settings): the NFA
     /// simulation goes on from this search start.
     Fallback(usize),
@@ -501,6 +500,24 @@ impl PatternSearch {
         cache.re.as_parts_mut().0.clear_count()
     }
 
+    /// After the lazy DFA's cache was cleared since it counted `clears`
+    /// (by another chain's step), chain A's state may name a state that is
+    /// gone: A starts its current search again. True when it did.
+    fn restarted_after_clear(
+        &self,
+        cache: &mut SearchCache,
+        text: &str,
+        clears: usize,
+        a: &mut Chain,
+    ) -> Result<bool, Stop> {
+        if Self::clears(cache) == clears {
+            return Ok(false);
+        }
+        let at = a.at;
+        self.restart(cache, text, a, at)?;
+        Ok(true)
+    }
+
     /// Starts chain `c`'s next search at `next`; `Err(Done)` at the end.
     fn restart(
         &self,
@@ -550,8 +567,8 @@ impl PatternSearch {
     ///    searches end).
     /// 3. Chain A reads alone until it joins B (or its searches end).
     ///
-    /// With no chain C, phase 2 is where B reads to the end. `Ok` with
-    /// [`Stop::Joined`] when A joined B; `joins` counts every join.
+    /// With no chain C, phase 2 is where B reads to the end. `Ok` when A
+    /// joined B; `joins` counts every join.
     #[allow(clippy::too_many_arguments)]
     fn walk<T>(
         &self,
@@ -618,16 +635,12 @@ impl PatternSearch {
                     }
                 }
                 // Careful steps: chain C, B, then A. After a clear of the
-                // lazy DFA's cache, a state of another chain may name a
-                // state that is gone: chain A starts its current search
-                // again and goes on alone.
+                // lazy DFA's cache, chain A goes on alone.
                 let c_reading = self
                     .step_leader(cache, text, c, c_spare, on_match)
                     .map_err(|_| Stop::Fallback(a.at))?;
-                if Self::clears(cache) != clears {
+                if self.restarted_after_clear(cache, text, clears, &mut a)? {
                     trusted = false;
-                    let at = a.at;
-                    self.restart(cache, text, &mut a, at)?;
                     break;
                 }
                 if !c_reading {
@@ -637,10 +650,8 @@ impl PatternSearch {
                 let b_reading = self
                     .step_leader(cache, text, &mut b, b_spare, on_match)
                     .map_err(|_| Stop::Fallback(a.at))?;
-                if Self::clears(cache) != clears {
+                if self.restarted_after_clear(cache, text, clears, &mut a)? {
                     trusted = false;
-                    let at = a.at;
-                    self.restart(cache, text, &mut a, at)?;
                     break;
                 }
                 if !b_reading {
@@ -673,10 +684,8 @@ impl PatternSearch {
                     if mark.search != NO_SEARCH && mark.sid == b.chain.sid {
                         let j = mark.search as usize;
                         let joined = self.join_leaders(cache, text, &mut b, j, b_spare, on_match);
-                        if Self::clears(cache) != clears {
+                        if self.restarted_after_clear(cache, text, clears, &mut a)? {
                             trusted = false;
-                            let at = a.at;
-                            self.restart(cache, text, &mut a, at)?;
                             break;
                         }
                         match joined {
@@ -738,10 +747,8 @@ impl PatternSearch {
             {
                 break;
             }
-            if Self::clears(cache) != clears {
+            if self.restarted_after_clear(cache, text, clears, &mut a)? {
                 trusted = false;
-                let at = a.at;
-                self.restart(cache, text, &mut a, at)?;
                 break;
             }
             self.step_a(cache, text, &mut a, out, on_match)?;
@@ -769,7 +776,7 @@ impl PatternSearch {
                         if let Some(from) = b_joined {
                             out.extend(c_spare.drain(from..));
                         }
-                        return Ok(Stop::Joined);
+                        return Ok(Stop::Done);
                     };
                     self.restart(cache, text, &mut a, next)?;
                     if Self::clears(cache) != clears {

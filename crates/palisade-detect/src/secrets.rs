@@ -367,7 +367,7 @@ mod tests {
         ));
         assert!(!plausible_secret("<YOUR_API_KEY>"));
         assert!(plausible_secret("ghp_R8mK2pQ9xL4vN7wT1yH6jB3cF5gD0sA2eZ8u"));
-        // One-byte needles, at the end too; a needle split by case.
+        // One-byte needles, at the end too; a two-byte one; a mixed-case one.
         assert!(!plausible_secret("R8mK2pQ9xL4vN7wT1yH6jB3cF5gD0s>"));
         assert!(!plausible_secret("R8mK2pQ9xL4v{{N7wT1yH6jB3cF5gD0s"));
         assert!(!plausible_secret("R8mK2pQ9xL4vN7wT1yChAnGeMe3cF5gD0s"));

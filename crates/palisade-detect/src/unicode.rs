@@ -111,11 +111,8 @@ impl Walk {
             // U+3164 HANGUL FILLER, which is invisible.
             Some(&[0xE3, x, y]) if !(x == 0x85 && y == 0xA4) => return i + 3,
             Some(&[0xEF, 0xBC | 0xBD, _]) => {
-                if self.check && !self.needs {
-                    self.needs = text[i..]
-                        .chars()
-                        .next()
-                        .is_some_and(char_needs_normalization);
+                if let Some(c) = text[i..].chars().next() {
+                    self.check_normalization(c);
                 }
                 return i + 3;
             }
