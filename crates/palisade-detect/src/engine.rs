@@ -1801,9 +1801,10 @@ fn address_after_keyword(text: &str, from: usize) -> Option<(usize, usize)> {
         .get(start..end)?
         .trim_end_matches([' ', ',', '\n', '\t']);
     let end = start + span.len();
-    let letters = span.chars().filter(|c| c.is_alphabetic()).count();
-    let digits = span.bytes().filter(u8::is_ascii_digit).count();
-    (span.len() >= 8 && letters >= 3 && digits >= 1).then_some((start, end))
+    // Three letters and a digit are all the test needs: stop counting there.
+    let three_letters = span.chars().filter(|c| c.is_alphabetic()).nth(2).is_some();
+    let digit = span.bytes().any(|c| c.is_ascii_digit());
+    (span.len() >= 8 && three_letters && digit).then_some((start, end))
 }
 
 /// After a title such as `Mr` or `Dr.`: the offset of the next word.
@@ -2504,6 +2505,15 @@ mod tests {
                 proptest::prop_assert_eq!(window, general, "{} in {:?} [{}, {})", rule.name, text, from, to);
             }
         }
+    }
+
+    #[test]
+    fn an_address_clause_needs_three_letters_and_a_digit() {
+        assert_eq!(address_after_keyword(" 12345 Abc, 678", 0), Some((1, 15)));
+        assert_eq!(address_after_keyword(" 12345 Ab, 678", 0), None);
+        // The clause ends at the semicolon, before the number.
+        assert_eq!(address_after_keyword(" abcdefgh;12", 0), None);
+        assert_eq!(address_after_keyword(" 1234567", 0), None);
     }
 
     /// Pattern findings of `text` with the pattern search's second and third
