@@ -1475,9 +1475,47 @@ const SURNAME_ENDINGS: &[&str] = &[
     "elli", "etti", "moto", "mura", "kawa", "yama", "hara", "berg", "stein", "mann",
 ];
 
-/// True when `w` (at least five letters) ends like a family name.
+/// For each byte, a bit mask of the [`SURNAME_ENDINGS`] whose last byte it
+/// is (`[0]`) and whose last but one (`[1]`): an ending can only end a word
+/// if its bit is set in both masks of the word's last two bytes.
+const ENDING_TAILS: [[u64; 256]; 2] = {
+    let mut t = [[0u64; 256]; 2];
+    let mut i = 0;
+    while i < SURNAME_ENDINGS.len() {
+        let e = SURNAME_ENDINGS[i].as_bytes();
+        t[0][e[e.len() - 1] as usize] |= 1 << i;
+        t[1][e[e.len() - 2] as usize] |= 1 << i;
+        i += 1;
+    }
+    t
+};
+
+const _: () = assert!(SURNAME_ENDINGS.len() <= 64);
+
+/// True when `w` (at least five letters) ends like a family name. Only the
+/// endings that share the word's last two bytes are compared: this runs on
+/// every word of every capitalised run, and a comparison per ending was
+/// most of the run check's cost.
 fn surname_ending(w: &str) -> bool {
-    w.len() >= 5 && SURNAME_ENDINGS.iter().any(|e| w.ends_with(e))
+    let b = w.as_bytes();
+    let [.., before, last] = b else {
+        return false;
+    };
+    if b.len() < 5 {
+        return false;
+    }
+    let mut mask = ENDING_TAILS[0][usize::from(*last)] & ENDING_TAILS[1][usize::from(*before)];
+    while mask != 0 {
+        let k = mask.trailing_zeros() as usize;
+        mask &= mask - 1;
+        if SURNAME_ENDINGS
+            .get(k)
+            .is_some_and(|e| b.ends_with(e.as_bytes()))
+        {
+            return true;
+        }
+    }
+    false
 }
 
 /// A word of a multi-word name found in this text, repeated alone elsewhere
@@ -2514,6 +2552,27 @@ mod tests {
         // The clause ends at the semicolon, before the number.
         assert_eq!(address_after_keyword(" abcdefgh;12", 0), None);
         assert_eq!(address_after_keyword(" 1234567", 0), None);
+    }
+
+    #[test]
+    fn surname_endings_are_found_by_their_last_two_bytes() {
+        let by_list = |w: &str| w.len() >= 5 && SURNAME_ENDINGS.iter().any(|e| w.ends_with(e));
+        // Every ending on a long enough word, and near misses of each.
+        for e in SURNAME_ENDINGS {
+            for w in [
+                format!("Abcd{e}"),
+                format!("Abcd{e}x"),
+                format!("Ab{e}"),
+                format!("Abcdx{}", &e[1..]),
+            ] {
+                assert_eq!(surname_ending(&w), by_list(&w), "{w}");
+            }
+        }
+        assert!(surname_ending("Petrov"));
+        assert!(surname_ending("Fukumoto"));
+        assert!(!surname_ending("ov"));
+        assert!(!surname_ending("Smith"));
+        assert!(!surname_ending(""));
     }
 
     /// Pattern findings of `text` with the pattern search's second and third
