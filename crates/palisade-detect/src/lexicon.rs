@@ -135,8 +135,12 @@ impl LexiconBuilder {
         let size = (heads.len() * 4).next_power_of_two().max(64);
         let mut slots = vec![Slot::default(); size];
         let mut filter = vec![0u64; FILTER_BITS / 64];
+        let mut head_firsts = [false; 256];
         for (i, (head, _, _)) in heads.iter().enumerate() {
             let key = word_key(head);
+            if let Some(&first) = head.first() {
+                head_firsts[usize::from(first)] = true;
+            }
             let bit = filter_bit(key, head.len());
             filter[bit / 64] |= 1 << (bit % 64);
             let mut at = slot_of(key, head.len(), size - 1);
@@ -185,6 +189,7 @@ impl LexiconBuilder {
             firsts,
             first_chars,
             pairs,
+            head_firsts,
         }
     }
 }
@@ -209,6 +214,8 @@ pub struct Lexicon {
     first_chars: Vec<u64>,
     /// Bitmap over [`pair_key`] of the first two bytes of `other`.
     pairs: [u64; 32],
+    /// Whether some head starts with each byte.
+    head_firsts: [bool; 256],
 }
 
 /// A bit (of 2,048) for the first two bytes of a non-ASCII character: the
@@ -376,6 +383,10 @@ impl Lexicon {
     /// Looks up the ASCII word `b[s..e)`; returns where the walk goes on.
     #[inline(always)]
     fn at_word(&self, b: &[u8], s: usize, e: usize, out: &mut Vec<LexHit>) -> usize {
+        // Numbers, mostly: no head starts with their first byte.
+        if !self.head_firsts[usize::from(b[s])] {
+            return e;
+        }
         let n = b.len();
         let len = e - s;
         // For up to eight bytes the key is the bytes themselves read
@@ -545,6 +556,17 @@ mod tests {
         }
         // A character no pattern starts with (its pair bit is clear).
         assert_eq!(l.candidate_characters("中".as_bytes(), 0, 1), 0);
+    }
+
+    #[test]
+    fn words_whose_first_byte_starts_no_head_are_not_looked_up() {
+        let l = lex(&["4x4", "card"]);
+        assert_eq!(hits(&l, "a 4x4 card 5x5"), vec![(2, 5, 0), (6, 10, 1)]);
+        assert!(l.head_firsts[usize::from(b'4')] && !l.head_firsts[usize::from(b'5')]);
+        // A word looked up or not, its capital still counts.
+        let mut caps = Vec::new();
+        l.find("Zed 4x4", &mut Vec::new(), &mut caps);
+        assert_eq!(caps, vec![(0, 3)]);
     }
 
     #[test]
