@@ -206,8 +206,11 @@ pub(crate) fn char_needs_normalization(c: char) -> bool {
         return false;
     }
     if ('\u{FF01}'..='\u{FF65}').contains(&c) {
-        // Full-width forms: only letters and digits matter.
-        return c.is_alphanumeric();
+        // Full-width forms: only letters and digits matter. Spelled out:
+        // `char::is_alphanumeric` searches Unicode's tables for every
+        // full-width comma and full stop of Chinese text (a test checks the
+        // ranges against it).
+        return is_full_width_alphanumeric(c);
     }
     is_invisible(c)
         || is_tag(c)
@@ -217,6 +220,11 @@ pub(crate) fn char_needs_normalization(c: char) -> bool {
             unicode_normalization::is_nfkc_quick(std::iter::once(c)),
             unicode_normalization::IsNormalized::Yes
         )
+}
+
+/// The letters and digits among the full-width forms U+FF01–U+FF65.
+fn is_full_width_alphanumeric(c: char) -> bool {
+    matches!(c, '\u{FF10}'..='\u{FF19}' | '\u{FF21}'..='\u{FF3A}' | '\u{FF41}'..='\u{FF5A}')
 }
 
 /// The first index at or after `i` whose byte is not ASCII (or `b.len()`),
@@ -244,6 +252,13 @@ pub fn normalize_for_matching(input: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn full_width_letters_and_digits_are_the_alphanumerics_of_the_block() {
+        for c in '\u{FF01}'..='\u{FF65}' {
+            assert_eq!(is_full_width_alphanumeric(c), c.is_alphanumeric(), "{c:?}");
+        }
+    }
 
     #[test]
     fn needs_normalization_past_cjk_and_ascii_runs() {
