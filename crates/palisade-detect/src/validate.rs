@@ -218,21 +218,33 @@ const IBAN_LENGTHS: &[(&str, usize)] = &[
     ("XK", 20),
 ];
 
+/// [`IBAN_LENGTHS`] as a table indexed by the two letters of a country
+/// code (`26 * first + second`, 0 for none), built at compile time: a
+/// lookup with no search.
+const IBAN_LENGTH_BY_CODE: [u8; 26 * 26] = {
+    let mut t = [0u8; 26 * 26];
+    let mut i = 0;
+    while i < IBAN_LENGTHS.len() {
+        let (code, len) = IBAN_LENGTHS[i];
+        let c = code.as_bytes();
+        assert!(c.len() == 2 && c[0].is_ascii_uppercase() && c[1].is_ascii_uppercase());
+        assert!(len > 0 && len <= 255);
+        t[(c[0] - b'A') as usize * 26 + (c[1] - b'A') as usize] = len as u8;
+        i += 1;
+    }
+    t
+};
+
 /// Expected IBAN length for a country code.
 pub fn iban_length(country: &str) -> Option<usize> {
-    // The table is sorted by country code, every code two letters (a test
-    // checks both); comparing the two bytes inline spares a library
-    // comparison per step of the search.
     let &[a, b] = country.as_bytes() else {
         return None;
     };
-    IBAN_LENGTHS
-        .binary_search_by(|(c, _)| match c.as_bytes() {
-            &[x, y] => (x, y).cmp(&(a, b)),
-            other => other.cmp(&[a, b][..]),
-        })
-        .ok()
-        .map(|i| IBAN_LENGTHS[i].1)
+    if !a.is_ascii_uppercase() || !b.is_ascii_uppercase() {
+        return None;
+    }
+    let len = IBAN_LENGTH_BY_CODE[usize::from(a - b'A') * 26 + usize::from(b - b'A')];
+    (len > 0).then_some(usize::from(len))
 }
 
 /// The IBAN with spaces removed and letters upper-cased, if it has only
@@ -293,15 +305,20 @@ pub fn iban(s: &str) -> bool {
         return false;
     }
     // mod-97 of the account part followed by the country and check digits,
-    // letters as 10..35.
-    let mut r: u32 = 0;
+    // letters as 10..35. The remainder is taken only when the running value
+    // nears the top of a u64 (below 2^56, two more digits fit), so most
+    // steps are a multiply-add rather than a division.
+    let mut r: u64 = 0;
     for &b in c[4..].iter().chain(&c[..4]) {
         r = match b {
-            b'0'..=b'9' => (r * 10 + u32::from(b - b'0')) % 97,
-            _ => (r * 100 + u32::from(b - b'A') + 10) % 97,
+            b'0'..=b'9' => r * 10 + u64::from(b - b'0'),
+            _ => r * 100 + u64::from(b - b'A') + 10,
         };
+        if r >= 1 << 56 {
+            r %= 97;
+        }
     }
-    r == 1
+    r % 97 == 1
 }
 
 /// Value of an HKID letter (A=10 … Z=35); a missing first letter counts 36.
@@ -704,7 +721,38 @@ mod tests {
     }
 
     #[test]
-    fn iban_length_table_is_sorted_for_binary_search() {
+    fn iban_check_matches_a_digit_by_digit_remainder() {
+        // The check as first written: the remainder after every character.
+        let reference = |s: &str| {
+            let c: Vec<u8> = s.bytes().filter(u8::is_ascii_alphanumeric).collect();
+            let mut r: u32 = 0;
+            for &b in c[4..].iter().chain(&c[..4]) {
+                r = match b {
+                    b'0'..=b'9' => (r * 10 + u32::from(b - b'0')) % 97,
+                    _ => (r * 100 + u32::from(b - b'A') + 10) % 97,
+                };
+            }
+            r == 1
+        };
+        let valid = "GB82WEST12345698765432";
+        assert!(iban(valid));
+        // Every one-character change of a valid IBAN of the longest kind.
+        let long = "MT84MALT011000012345MTLCAST001S";
+        assert!(iban(long));
+        for base in [valid, long] {
+            for i in 4..base.len() {
+                for r in b"0123456789AZ" {
+                    let mut t = base.as_bytes().to_vec();
+                    t[i] = *r;
+                    let t = String::from_utf8(t).unwrap();
+                    assert_eq!(iban(&t), reference(&t), "{t}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn iban_length_table_has_every_code_once() {
         assert!(IBAN_LENGTHS.windows(2).all(|w| w[0].0 < w[1].0));
         for &(cc, n) in IBAN_LENGTHS {
             assert!(
