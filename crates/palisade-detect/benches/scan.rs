@@ -30,6 +30,33 @@ fn bench(c: &mut Criterion) {
         }
         g.bench_function(name, |b| b.iter(|| black_box(scanner.scan(black_box(&t)))));
     }
+    // 256 different 4 KB texts in turn (consecutive windows of a 1 MB text),
+    // so the figure does not rest on one text whose every lazy-DFA state,
+    // branch and cache line is warm from the previous iteration.
+    let long = text::mixed(1 << 20);
+    let windows: Vec<&str> = (0..256)
+        .map(|i| {
+            let mut start = i * 4096;
+            while !long.is_char_boundary(start) {
+                start += 1;
+            }
+            let mut end = (start + 4096).min(long.len());
+            while !long.is_char_boundary(end) {
+                end -= 1;
+            }
+            &long[start..end]
+        })
+        .collect();
+    let mean = windows.iter().map(|w| w.len()).sum::<usize>() / windows.len();
+    g.throughput(Throughput::Bytes(mean as u64));
+    g.sample_size(50);
+    let mut next = 0usize;
+    g.bench_function("4KB_varied", |b| {
+        b.iter(|| {
+            next = (next + 1) % windows.len();
+            black_box(scanner.scan(black_box(windows[next])))
+        })
+    });
     // English/code only (no CJK): the normalised rescan and Unicode checks are skipped.
     let ascii: String = text::mixed(4096 * 2)
         .chars()
