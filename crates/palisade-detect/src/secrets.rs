@@ -175,92 +175,101 @@ const PLACEHOLDER_WORDS: &[&str] = &[
 /// True if `value` looks like a real credential: not a documented example, not
 /// a placeholder, not a run of one character, and with enough entropy.
 pub fn plausible_secret(value: &str) -> bool {
-    let v = value.as_bytes();
-    if contains_any(v, DOCUMENTED_EXAMPLES, &EXAMPLE_LEADS, false)
-        || contains_any(v, PLACEHOLDER_WORDS, &PLACEHOLDER_LEADS, true)
-    {
-        return false;
+    !has_marker_or_run(value.as_bytes(), 6) && {
+        let min = if value.len() >= 20 { 3.0 } else { 2.5 };
+        entropy(value) >= min
     }
-    if has_run(value.as_bytes(), 6) {
-        return false;
-    }
-    let min = if value.len() >= 20 { 3.0 } else { 2.5 };
-    entropy(value) >= min
 }
 
-/// For each byte, a bit mask of the `needles` (at most 32) whose first
-/// byte it is (`[0]`), and of those whose second byte it is or that have
-/// none (`[1]`): a needle can start at a position only if its bit is set
-/// in both masks of the two bytes there.
-const fn lead_bytes(needles: &[&str]) -> [[u32; 256]; 2] {
-    let mut t = [[0u32; 256]; 2];
+/// The bit of needle `k` of [`PLACEHOLDER_WORDS`] in [`NEEDLE_LEADS`]; the
+/// documented examples take the bits below.
+const PLACEHOLDER_BIT: usize = 32;
+
+/// For each byte, a mask of the needles whose first byte it is (`[0]`), and
+/// of those whose second byte it is or that have none (`[1]`): a needle can
+/// start at a position only if its bit is set in both masks of the two bytes
+/// there. Documented examples take bits 0–31 and match exactly; placeholder
+/// words take bits 32–63 and are entered under both cases of each letter,
+/// so the lookup needs no case folding.
+const NEEDLE_LEADS: [[u64; 256]; 2] = {
+    let mut t = [[0u64; 256]; 2];
     let mut i = 0;
-    while i < needles.len() && i < 32 {
-        let b = needles[i].as_bytes();
-        if !b.is_empty() {
-            t[0][b[0] as usize] |= 1 << i;
-        }
-        if b.len() >= 2 {
-            t[1][b[1] as usize] |= 1 << i;
-        } else {
-            let mut c = 0;
-            while c < 256 {
-                t[1][c] |= 1 << i;
-                c += 1;
-            }
-        }
+    while i < DOCUMENTED_EXAMPLES.len() {
+        lead_entry(&mut t, DOCUMENTED_EXAMPLES[i].as_bytes(), 1 << i, false);
+        i += 1;
+    }
+    let mut i = 0;
+    while i < PLACEHOLDER_WORDS.len() {
+        let word = PLACEHOLDER_WORDS[i].as_bytes();
+        lead_entry(&mut t, word, 1 << (PLACEHOLDER_BIT + i), true);
         i += 1;
     }
     t
-}
+};
 
-const _: () = assert!(DOCUMENTED_EXAMPLES.len() <= 32 && PLACEHOLDER_WORDS.len() <= 32);
-const EXAMPLE_LEADS: [[u32; 256]; 2] = lead_bytes(DOCUMENTED_EXAMPLES);
-const PLACEHOLDER_LEADS: [[u32; 256]; 2] = lead_bytes(PLACEHOLDER_WORDS);
+const _: () = assert!(DOCUMENTED_EXAMPLES.len() <= PLACEHOLDER_BIT);
+const _: () = assert!(PLACEHOLDER_WORDS.len() <= 64 - PLACEHOLDER_BIT);
 
-/// True when `hay` contains one of `needles` (ASCII case-insensitively when
-/// `fold`; the needles are then lower case). One pass over `hay`, comparing
-/// only the needles whose first two bytes match there (`leads`, from
-/// [`lead_bytes`]): `str::contains` per needle set up a searcher each time
-/// and cost more than the rest of the check, and a first-byte test alone
-/// let common letters (`e`, `s`, `t`) through to a comparison.
-fn contains_any(hay: &[u8], needles: &[&str], leads: &[[u32; 256]; 2], fold: bool) -> bool {
-    let byte = |i: usize| {
-        let b = hay.get(i).copied().unwrap_or(0);
-        usize::from(if fold { b.to_ascii_lowercase() } else { b })
-    };
-    (0..hay.len()).any(|i| {
-        let mut mask = leads[0][byte(i)] & leads[1][byte(i + 1)];
-        while mask != 0 {
-            let k = mask.trailing_zeros() as usize;
-            mask &= mask - 1;
-            let n = needles.get(k).map_or(&[][..], |n| n.as_bytes());
-            let hit = hay.get(i..i + n.len()).is_some_and(|w| {
-                if fold {
-                    w.eq_ignore_ascii_case(n)
-                } else {
-                    w == n
-                }
-            });
-            if hit {
-                return true;
+/// Enters `needle`'s first two bytes (both cases of a letter when `fold`)
+/// under `bit` in the lead tables.
+const fn lead_entry(t: &mut [[u64; 256]; 2], needle: &[u8], bit: u64, fold: bool) {
+    let mut at = 0;
+    while at < 2 {
+        if at < needle.len() {
+            let b = needle[at];
+            t[at][b as usize] |= bit;
+            if fold {
+                t[at][b.to_ascii_uppercase() as usize] |= bit;
+                t[at][b.to_ascii_lowercase() as usize] |= bit;
+            }
+        } else {
+            let mut c = 0;
+            while c < 256 {
+                t[at][c] |= bit;
+                c += 1;
             }
         }
-        false
-    })
+        at += 1;
+    }
 }
 
-/// True when a byte repeats `n` times in a row.
-fn has_run(b: &[u8], n: usize) -> bool {
-    let mut run = 1;
-    for w in b.windows(2) {
-        if w[0] == w[1] {
-            run += 1;
-            if run >= n {
+/// True when `hay` contains a documented example key (exactly), a
+/// placeholder word (ASCII case-insensitively), or a byte repeated `run`
+/// times in a row. One pass: at each position the two lead tables leave
+/// only the needles whose first two bytes match there to be compared
+/// (`str::contains` per needle set up a searcher each time and cost more
+/// than the rest of the check; a first-byte test alone let common letters
+/// through to a comparison).
+fn has_marker_or_run(hay: &[u8], run: usize) -> bool {
+    let mut repeated = 1;
+    for (i, &b) in hay.iter().enumerate() {
+        let next = hay.get(i + 1).copied();
+        let mut mask =
+            NEEDLE_LEADS[0][usize::from(b)] & NEEDLE_LEADS[1][usize::from(next.unwrap_or(0))];
+        if next == Some(b) {
+            repeated += 1;
+            if repeated >= run {
                 return true;
             }
         } else {
-            run = 1;
+            repeated = 1;
+        }
+        while mask != 0 {
+            let k = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            let hit = if k < PLACEHOLDER_BIT {
+                DOCUMENTED_EXAMPLES
+                    .get(k)
+                    .is_some_and(|n| hay.get(i..i + n.len()) == Some(n.as_bytes()))
+            } else {
+                PLACEHOLDER_WORDS.get(k - PLACEHOLDER_BIT).is_some_and(|n| {
+                    hay.get(i..i + n.len())
+                        .is_some_and(|w| w.eq_ignore_ascii_case(n.as_bytes()))
+                })
+            };
+            if hit {
+                return true;
+            }
         }
     }
     false
@@ -337,6 +346,7 @@ pub fn generic_value_ok(value: &str) -> Option<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::Strategy as _;
 
     #[test]
     fn enough_formats() {
@@ -372,6 +382,54 @@ mod tests {
         assert!(!plausible_secret("R8mK2pQ9xL4v{{N7wT1yH6jB3cF5gD0s"));
         assert!(!plausible_secret("R8mK2pQ9xL4vN7wT1yChAnGeMe3cF5gD0s"));
         assert!(plausible_secret("R8mK2pQ9xL4vN7wT1yH6jB3cF5gD0s"));
+    }
+
+    /// The check as first written: a search per needle, then the run and
+    /// entropy tests.
+    fn plausible_secret_by_search(value: &str) -> bool {
+        let lower = value.to_ascii_lowercase();
+        if DOCUMENTED_EXAMPLES.iter().any(|n| value.contains(n))
+            || PLACEHOLDER_WORDS.iter().any(|n| lower.contains(n))
+        {
+            return false;
+        }
+        let b = value.as_bytes();
+        if (0..b.len()).any(|i| b[i..].len() >= 6 && b[i..i + 6].iter().all(|&c| c == b[i])) {
+            return false;
+        }
+        entropy(value) >= if value.len() >= 20 { 3.0 } else { 2.5 }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn one_pass_check_agrees_with_a_search_per_needle(
+            parts in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::sample::select(DOCUMENTED_EXAMPLES.to_vec()).prop_map(str::to_owned),
+                    proptest::sample::select(PLACEHOLDER_WORDS.to_vec())
+                        .prop_map(str::to_ascii_uppercase),
+                    proptest::sample::select(PLACEHOLDER_WORDS.to_vec()).prop_map(str::to_owned),
+                    "[A-Za-z0-9_{}<>%$.*-]{1,12}",
+                    "[xX*.aA]{1,8}",
+                    // Runs of four to eight of one letter or digit, around the
+                    // limit of six.
+                    (proptest::sample::select(b"aZ7q".to_vec()), 4usize..9)
+                        .prop_map(|(c, n)| char::from(c).to_string().repeat(n)),
+                ],
+                0..6,
+            ),
+            cut in 0usize..4,
+        ) {
+            let joined = parts.concat();
+            // Cutting a byte or two off the end leaves needles partly there.
+            let value = &joined[..joined.len().saturating_sub(cut)];
+            proptest::prop_assert_eq!(
+                plausible_secret(value),
+                plausible_secret_by_search(value),
+                "{:?}",
+                value
+            );
+        }
     }
 
     #[test]
