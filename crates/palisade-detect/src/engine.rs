@@ -140,10 +140,7 @@ pub struct Scanner {
     config: Config,
     rules: Vec<Rule>,
     search: Option<Arc<PatternSearch>>,
-    gated: Vec<(Rule, u32, Arc<Regex>)>,
-    /// Per rule of `gated`, the bytes its matches can start with, when the
-    /// pattern's prefixes tell (see [`start_bytes`]).
-    gated_starts: Vec<Option<Box<[bool; 256]>>>,
+    gated: Vec<GatedRule>,
     words: Arc<WordTable>,
     address_tail: Arc<Regex>,
     hk_segment: Arc<Regex>,
@@ -156,11 +153,24 @@ pub struct Scanner {
     /// other thread paid a locked pool round trip on each of the dozens of
     /// searches of a scan.
     caches: Pool<Caches, CacheMaker>,
-    /// Reason texts per rule of `rules`, per rule of `gated`, and for the
-    /// name detector, shared by every finding that reads the same.
+    /// Reason texts per rule of `rules`, and for the name detector, shared
+    /// by every finding that reads the same.
     reasons: Vec<Reasons>,
-    gated_reasons: Vec<Reasons>,
     name_reasons: Reasons,
+}
+
+/// A rule searched only in the window after one of its context keywords.
+struct GatedRule {
+    rule: Rule,
+    /// The keyword groups (`group::…`) that open a window for it.
+    groups: u32,
+    regex: Arc<Regex>,
+    /// The bytes its matches can start with, when the pattern's prefixes
+    /// tell (see [`start_bytes`]).
+    starts: Option<Box<[bool; 256]>>,
+    /// Its findings' reason texts, shared by every finding that reads the
+    /// same.
+    reasons: Reasons,
 }
 
 /// The search caches of one scan, one per regex of the scanner.
@@ -491,7 +501,13 @@ impl Scanner {
         let mut gated = Vec::new();
         for (rule, groups) in GATED_RULES {
             if config.enabled(rule.kind) {
-                gated.push((*rule, *groups, shared_regex(&[rule.pattern])?));
+                gated.push(GatedRule {
+                    rule: *rule,
+                    groups: *groups,
+                    regex: shared_regex(&[rule.pattern])?,
+                    starts: start_bytes(rule.pattern),
+                    reasons: Reasons::default(),
+                });
             }
         }
 
@@ -501,11 +517,10 @@ impl Scanner {
         let address_tail = shared_regex(&[pii::ADDRESS_TAIL])?;
         let hk_segment = shared_regex(&[pii::HK_SEGMENT])?;
 
-        let gated_starts = gated.iter().map(|g| start_bytes(g.0.pattern)).collect();
         let hold_back = rules
             .iter()
             .map(|r| max_len(r.pattern))
-            .chain(gated.iter().map(|g| max_len(g.0.pattern) + GATE_WINDOW))
+            .chain(gated.iter().map(|g| max_len(g.rule.pattern) + GATE_WINDOW))
             .chain([MAX_NAME_LEN, CONTEXT_BEFORE + CONTEXT_AFTER, 512])
             .max()
             .unwrap_or(UNBOUNDED_CAP);
@@ -516,7 +531,7 @@ impl Scanner {
         )?;
         let caches = {
             let main = search.clone();
-            let gated: Vec<Arc<Regex>> = gated.iter().map(|g| g.2.clone()).collect();
+            let gated: Vec<Arc<Regex>> = gated.iter().map(|g| g.regex.clone()).collect();
             let (address_tail, hk_segment) = (address_tail.clone(), hk_segment.clone());
             let make: CacheMaker = Box::new(move || Caches {
                 main: main.as_ref().map(|re| re.create_cache()),
@@ -529,13 +544,11 @@ impl Scanner {
         };
         Ok(Scanner {
             reasons: rules.iter().map(|_| Reasons::default()).collect(),
-            gated_reasons: gated.iter().map(|_| Reasons::default()).collect(),
             name_reasons: Reasons::default(),
             config,
             rules,
             search,
             gated,
-            gated_starts,
             words,
             address_tail,
             hk_segment,
@@ -822,19 +835,16 @@ impl Scanner {
             if !text.as_bytes()[h.end..end].iter().any(u8::is_ascii_digit) {
                 continue;
             }
-            for ((((rule, open, re), cache), reasons), starts) in self
-                .gated
-                .iter()
-                .zip(caches.iter_mut())
-                .zip(&self.gated_reasons)
-                .zip(&self.gated_starts)
-            {
-                if groups & open == 0 {
+            for (gated, cache) in self.gated.iter().zip(caches.iter_mut()) {
+                if groups & gated.groups == 0 {
                     continue;
                 }
-                let Some(m) = search_window(re, cache, text, h.end..end, starts.as_deref()) else {
+                let window = h.end..end;
+                let starts = gated.starts.as_deref();
+                let Some(m) = search_window(&gated.regex, cache, text, window, starts) else {
                     continue;
                 };
+                let rule = &gated.rule;
                 let (s, e) = (m.start(), m.end());
                 if near(out, e).any(|i| {
                     let f = &out[i];
@@ -852,7 +862,7 @@ impl Scanner {
                         end: v.end,
                         score: (v.score + CONTEXT_BOOST).min(0.99),
                         detector: Cow::Borrowed(rule.name),
-                        reason: reasons.get(rule.name, v.note, Some(word)),
+                        reason: gated.reasons.get(rule.name, v.note, Some(word)),
                     });
                 }
             }
