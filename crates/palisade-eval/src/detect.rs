@@ -184,7 +184,8 @@ pub struct Report {
     pub any_kind_recall: f64,
     /// Labels not covered by any kind, with their span counts.
     pub not_covered: BTreeMap<String, usize>,
-    /// Seconds spent scanning (single thread, one scanner).
+    /// Seconds of the fastest of [`TIMED_PASSES`] passes over the set
+    /// (single thread, one scanner).
     pub scan_seconds: f64,
     /// Texts per second.
     pub texts_per_second: f64,
@@ -212,6 +213,12 @@ fn compatible(label: &str, kind: Kind) -> bool {
     mapped(label) == Some(kind) || COMPATIBLE.iter().any(|(l, k)| *l == label && *k == kind)
 }
 
+/// Timed passes over a set after the warm-up; the fastest gives the speed.
+/// A pass over presidio-research-synth takes about 10 ms, and single passes
+/// differed by up to 13 % from run to run; on a shared machine the minimum
+/// is the figure that repeats.
+pub const TIMED_PASSES: usize = 20;
+
 /// Scores the default scanner on `samples`.
 pub fn evaluate(dataset: &str, samples: &[Sample]) -> Result<Report, Error> {
     let scanner = Scanner::new(Config::default())?;
@@ -220,9 +227,14 @@ pub fn evaluate(dataset: &str, samples: &[Sample]) -> Result<Report, Error> {
     for s in samples {
         let _ = scanner.scan(&s.text);
     }
-    let t0 = Instant::now();
-    let all: Vec<_> = samples.iter().map(|s| scanner.scan(&s.text)).collect();
-    let secs = t0.elapsed().as_secs_f64();
+    let mut secs = f64::INFINITY;
+    let mut all = Vec::new();
+    for _ in 0..TIMED_PASSES {
+        let t0 = Instant::now();
+        let pass: Vec<_> = samples.iter().map(|s| scanner.scan(&s.text)).collect();
+        secs = secs.min(t0.elapsed().as_secs_f64());
+        all = pass;
+    }
     let bytes: usize = samples.iter().map(|s| s.text.len()).sum();
 
     let mut rows: BTreeMap<Kind, Row> = BTreeMap::new();
@@ -364,8 +376,8 @@ impl Report {
             ));
         }
         s.push_str(&format!(
-            "Speed on this set: {:.0} texts/s, {:.2} MB/s (one thread, after one warm-up pass; release build when run as documented).\n",
-            self.texts_per_second, self.mb_per_second
+            "Speed on this set: {:.0} texts/s, {:.2} MB/s (one thread, fastest of {} passes after a warm-up pass; release build when run as documented).\n",
+            self.texts_per_second, self.mb_per_second, TIMED_PASSES
         ));
         s.push('\n');
         s.push_str(END_MARK);
@@ -449,6 +461,9 @@ mod tests {
         assert_eq!(get("person").found, 1);
         assert!(r.micro.recall > 0.99);
         assert_eq!(r.not_covered.get("NRP"), Some(&1));
+        // The speed comes from a timed pass (the fastest), never from none.
+        assert!(r.scan_seconds.is_finite() && r.scan_seconds > 0.0);
+        assert!(r.texts_per_second.is_finite() && r.texts_per_second > 0.0);
     }
 
     #[test]
