@@ -16,6 +16,10 @@
 //! `SCAN_THREADS=N` runs the scans on N threads at once: the count is then
 //! for N × scans.
 //!
+//! A size of `varied` scans 256 different 4 KB texts in turn (consecutive
+//! windows of the 1 MB text, as the `4KB_varied` benchmark), each once in
+//! the warm-up.
+//!
 //! A fourth argument `time` (outside valgrind) also prints the wall-clock
 //! time per scan as the best of seven loops of `scans` scans, after a
 //! warm-up: on a noisy machine the minimum is the figure that repeats.
@@ -32,18 +36,41 @@ use palisade_detect::{Config, Finding, Kind, Scanner};
 mod text;
 
 #[inline(never)]
-fn scan_loop(scanner: &Scanner, text: &str, n: usize) -> usize {
+fn scan_loop(scanner: &Scanner, texts: &[&str], n: usize) -> usize {
     let mut found = 0;
-    for _ in 0..n {
+    for text in texts.iter().cycle().take(n) {
         let f: Vec<Finding> = scanner.scan(black_box(text));
         found += black_box(f).len();
     }
     found
 }
 
+/// 256 consecutive windows of about 4 KB of `long`, cut on char boundaries.
+fn windows(long: &str) -> Vec<&str> {
+    (0..256)
+        .map(|i| {
+            let mut start = (i * 4096).min(long.len());
+            while !long.is_char_boundary(start) {
+                start += 1;
+            }
+            let mut end = (start + 4096).min(long.len());
+            while !long.is_char_boundary(end) {
+                end -= 1;
+            }
+            &long[start..end]
+        })
+        .collect()
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
-    let size: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(4096);
+    let size_arg = args.next();
+    let varied = size_arg.as_deref() == Some("varied");
+    let size: usize = if varied {
+        1 << 20
+    } else {
+        size_arg.and_then(|a| a.parse().ok()).unwrap_or(4096)
+    };
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100);
     let patterns = args.next().as_deref() == Some("patterns");
     let timed = args.next().as_deref() == Some("time");
@@ -54,8 +81,12 @@ fn main() {
     };
     let scanner = Scanner::new(config).unwrap();
     let t = text::mixed(size);
-    // One warm-up scan outside the counted function (lazy DFA states).
-    black_box(scanner.scan(&t));
+    let texts: Vec<&str> = if varied { windows(&t) } else { vec![&t] };
+    // One warm-up scan of each text outside the counted function (lazy DFA
+    // states).
+    for text in &texts {
+        black_box(scanner.scan(text));
+    }
     // `SCAN_THREADS=N` scans on N threads at once (each `n` times), so
     // the count includes what threads other than the first pay.
     let threads: usize = std::env::var("SCAN_THREADS")
@@ -65,7 +96,7 @@ fn main() {
     let found = if threads > 1 {
         std::thread::scope(|s| {
             let workers: Vec<_> = (0..threads)
-                .map(|_| s.spawn(|| scan_loop(&scanner, &t, n)))
+                .map(|_| s.spawn(|| scan_loop(&scanner, &texts, n)))
                 .collect();
             workers
                 .into_iter()
@@ -74,21 +105,20 @@ fn main() {
                 / threads
         })
     } else {
-        scan_loop(&scanner, &t, n)
+        scan_loop(&scanner, &texts, n)
     };
+    let bytes: usize = texts.iter().map(|x| x.len()).sum::<usize>() / texts.len();
     eprintln!(
-        "{} bytes x {n} scans, {} findings per scan",
-        t.len(),
+        "{bytes} bytes{} x {n} scans, {} findings per scan",
+        if varied { " on average" } else { "" },
         found / n.max(1)
     );
     if timed {
-        for _ in 0..n {
-            black_box(scanner.scan(black_box(&t)));
-        }
+        black_box(scan_loop(&scanner, &texts, n));
         let best = (0..7)
             .map(|_| {
                 let start = std::time::Instant::now();
-                scan_loop(&scanner, &t, n);
+                scan_loop(&scanner, &texts, n);
                 start.elapsed().as_secs_f64() * 1e6 / n.max(1) as f64
             })
             .fold(f64::INFINITY, f64::min);
