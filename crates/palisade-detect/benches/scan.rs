@@ -34,19 +34,7 @@ fn bench(c: &mut Criterion) {
     // so the figure does not rest on one text whose every lazy-DFA state,
     // branch and cache line is warm from the previous iteration.
     let long = text::mixed(1 << 20);
-    let windows: Vec<&str> = (0..256)
-        .map(|i| {
-            let mut start = i * 4096;
-            while !long.is_char_boundary(start) {
-                start += 1;
-            }
-            let mut end = (start + 4096).min(long.len());
-            while !long.is_char_boundary(end) {
-                end -= 1;
-            }
-            &long[start..end]
-        })
-        .collect();
+    let windows = text::windows(&long, 256, 4096);
     let mean = windows.iter().map(|w| w.len()).sum::<usize>() / windows.len();
     g.throughput(Throughput::Bytes(mean as u64));
     g.sample_size(50);

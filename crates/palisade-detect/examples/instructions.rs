@@ -45,23 +45,6 @@ fn scan_loop(scanner: &Scanner, texts: &[&str], n: usize) -> usize {
     found
 }
 
-/// 256 consecutive windows of about 4 KB of `long`, cut on char boundaries.
-fn windows(long: &str) -> Vec<&str> {
-    (0..256)
-        .map(|i| {
-            let mut start = (i * 4096).min(long.len());
-            while !long.is_char_boundary(start) {
-                start += 1;
-            }
-            let mut end = (start + 4096).min(long.len());
-            while !long.is_char_boundary(end) {
-                end -= 1;
-            }
-            &long[start..end]
-        })
-        .collect()
-}
-
 fn main() {
     let mut args = std::env::args().skip(1);
     let size_arg = args.next();
@@ -81,7 +64,11 @@ fn main() {
     };
     let scanner = Scanner::new(config).unwrap();
     let t = text::mixed(size);
-    let texts: Vec<&str> = if varied { windows(&t) } else { vec![&t] };
+    let texts: Vec<&str> = if varied {
+        text::windows(&t, 256, 4096)
+    } else {
+        vec![&t]
+    };
     // One warm-up scan of each text outside the counted function (lazy DFA
     // states).
     for text in &texts {

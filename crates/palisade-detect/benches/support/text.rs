@@ -51,3 +51,23 @@ pub fn mixed(size: usize) -> String {
     s.truncate(cut);
     s
 }
+
+/// `count` consecutive windows of about `size` bytes of `long` (each cut
+/// inward to char boundaries), for scanning many different texts in turn.
+/// Not every file that includes this module uses it.
+#[allow(dead_code)]
+pub fn windows(long: &str, count: usize, size: usize) -> Vec<&str> {
+    (0..count)
+        .map(|i| {
+            let mut start = (i * size).min(long.len());
+            while !long.is_char_boundary(start) {
+                start += 1;
+            }
+            let mut end = (start + size).min(long.len());
+            while !long.is_char_boundary(end) {
+                end -= 1;
+            }
+            &long[start..end]
+        })
+        .collect()
+}
